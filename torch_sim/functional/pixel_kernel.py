@@ -1,0 +1,254 @@
+"""The per-pixel physics of nanoBragg.c, vectorized over a chunk of pixels.
+
+For each pixel the C program loops over sensor layers (T), subpixels (S =
+oversample^2), sources (J), phi steps and mosaic domains (R = phisteps x
+domains). Here those loops are tensor dimensions [P, T, S, J, R] in the same
+order, so that the C's order-dependent rules can be reproduced exactly:
+
+- the solid angle of the pixel is the first subpixel's, the capture fraction
+  the last layer's first subpixel's, the polarization the first source
+  (not cut by dmin) of the first subpixel's, unless the matching
+  ``-oversample_*`` flag is set;
+- with an ``-oversample_*`` flag the C multiplies the running sum by the
+  factor after every term (``I = (I + term) * factor``), reproduced with a
+  suffix product over the evaluation order;
+- the first out-of-range tricubic interpolation switches interpolation off for
+  the rest of the image (see :class:`InterpolationState`).
+"""
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+
+from torch_sim.config.enums import CrystalShape
+from torch_sim.functional.detector_absorption import layer_capture_fraction
+from torch_sim.functional.lattice_shape import (
+    gauss_lattice_factor,
+    nearest_index,
+    round_lattice_factor,
+    square_lattice_factor,
+    tophat_lattice_factor,
+)
+from torch_sim.functional.polarization import polarization_factor
+from torch_sim.functional.rotations import rotate_axis
+from torch_sim.functional.solid_angle import pixel_solid_angle
+from torch_sim.functional.structure_factors import (
+    interpolated_structure_factor,
+    interpolation_out_of_range,
+    nearest_structure_factor,
+)
+from torch_sim.functional.vector_ops import dot, norm, unitize
+
+
+@dataclass
+class ScatteringSetup:
+    """Everything the pixel loop needs that does not depend on the pixel (one per render).
+
+    Lengths of the detector in metres, of the crystal in Angstrom; tensors share
+    one dtype and device.
+    """
+
+    pix0: torch.Tensor
+    fdet: torch.Tensor
+    sdet: torch.Tensor
+    odet: torch.Tensor
+    beam: torch.Tensor
+    pixel_size: torch.Tensor
+    distance: torch.Tensor
+    close_distance: torch.Tensor
+    oversample: int
+    curved: bool
+    point_pixel: bool
+    layer_thickness: torch.Tensor  #: spacing of the sensor layers (m)
+    n_layers: int
+    mu: torch.Tensor  #: sensor attenuation (1/m)
+    compute_capture: bool  #: the C computes capture fractions (thick sensor, or -oversample_thick)
+    incident: torch.Tensor  #: [J, 3] unit vectors along the beam
+    wavelength_A: torch.Tensor  #: [J]
+    source_weight: Optional[torch.Tensor]  #: [J] or None (the C ignores weights)
+    polar_vector: torch.Tensor
+    kahn_factor: torch.Tensor
+    nopolar: bool
+    real_vectors: torch.Tensor  #: [R, 3, 3] rows a, b, c (A) per phi step and domain
+    reciprocal_matrix: torch.Tensor  #: [3, 3] rows a*, b*, c* (1/A), unrotated
+    N: torch.Tensor  #: [3] cells along a, b, c
+    shape: CrystalShape
+    fudge: float
+    table: Optional[torch.Tensor]  #: [H, K, L] amplitudes, unset entries already default_F
+    hkl_min: Optional[torch.Tensor]  #: [3]
+    default_F: torch.Tensor
+    interpolate: bool
+    interpolation_fallback: str
+    dmin_A: float
+    background: torch.Tensor  #: water background I_bg added to every pixel's sum
+    scale: torch.Tensor  #: r_e^2 * fluence / steps
+    has_water: bool
+    oversample_omega: bool = False
+    oversample_polar: bool = False
+    oversample_thick: bool = False
+
+
+@dataclass
+class InterpolationState:
+    """The C program's shared ``interpolate`` switch, carried across chunks in pixel order."""
+
+    active: bool = True
+    warning: Optional[str] = None
+
+
+@dataclass
+class PixelTrace:
+    """Values of the last evaluation of one pixel, as ``-printout_pixel`` prints them."""
+
+    values: dict = field(default_factory=dict)
+
+
+def _subpixel_coordinates(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fdet, Sdet (m) of every subpixel centre, [P, S] with S ordered (sub-slow, sub-fast)."""
+    n = setup.oversample
+    sub = torch.arange(n, device=fast.device)
+    sub_slow = sub.repeat_interleave(n)
+    sub_fast = sub.repeat(n)
+    subpixel = setup.pixel_size / n
+    Fdet = subpixel * (fast[:, None] * n + sub_fast).to(subpixel.dtype) + subpixel / 2.0
+    Sdet = subpixel * (slow[:, None] * n + sub_slow).to(subpixel.dtype) + subpixel / 2.0
+    return Fdet, Sdet
+
+
+def subpixel_positions(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> torch.Tensor:
+    """Lab position (m) of every subpixel in every sensor layer, [P, T, S, 3]."""
+    Fdet, Sdet = _subpixel_coordinates(setup, fast, slow)
+    layers = torch.arange(setup.n_layers, device=fast.device).to(Fdet.dtype)
+    Odet = (layers * setup.layer_thickness)[None, :, None, None]
+    position = Fdet[:, None, :, None] * setup.fdet + Sdet[:, None, :, None] * setup.sdet + Odet * setup.odet + setup.pix0
+    if setup.curved:
+        # every pixel at the same distance: the flat lab y and z offsets become angles (as the C)
+        flat_y, flat_z = position[..., 1], position[..., 2]
+        position = rotate_axis(setup.distance * setup.beam, setup.sdet, flat_y / setup.distance)
+        position = rotate_axis(position, setup.fdet, flat_z / setup.distance)
+    return position
+
+
+def _lattice_factor(setup: ScatteringSetup, hkl: torch.Tensor) -> torch.Tensor:
+    if setup.shape == CrystalShape.SQUARE:
+        return square_lattice_factor(hkl, setup.N)
+    if setup.shape == CrystalShape.ROUND:
+        return round_lattice_factor(hkl, setup.N, setup.fudge)
+    if setup.shape == CrystalShape.GAUSS:
+        return gauss_lattice_factor(hkl, setup.N, setup.reciprocal_matrix, setup.fudge)
+    return tophat_lattice_factor(hkl, setup.N, setup.reciprocal_matrix, setup.fudge)
+
+
+def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.Tensor,
+                      state: InterpolationState) -> torch.Tensor:
+    """F_cell [P, T, S, J, R] with the C program's interpolation rules.
+
+    ``reached`` marks evaluations the C gets to (not cut by dmin, F_latt != 0
+    unless there is water background): only those can trip the interpolation fallback.
+    """
+    if setup.table is None:
+        return setup.default_F.expand(hkl.shape[:-1])
+    nearest = nearest_structure_factor(hkl, setup.table, setup.hkl_min, setup.default_F)
+    if not (setup.interpolate and state.active):
+        return nearest
+    interpolated = interpolated_structure_factor(hkl, setup.table, setup.hkl_min)
+    out_of_range = interpolation_out_of_range(hkl, setup.hkl_min, tuple(setup.table.shape)) & reached
+    if setup.interpolation_fallback == "local":
+        return torch.where(out_of_range, nearest, interpolated)
+    flat = out_of_range.reshape(-1)
+    if not bool(flat.any()):
+        return interpolated
+    first = int(torch.argmax(flat.to(torch.uint8)))
+    h = hkl.reshape(-1, 3)[first]
+    h0 = nearest_index(h)
+    state.active = False
+    state.warning = (
+        "WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: "
+        f"{float(h[0]):g},{float(h[1]):g},{float(h[2]):g},{int(h0[0])},{int(h0[1])},{int(h0[2])} \n"
+        "WARNING: further warnings will not be printed! "
+    )
+    before = (torch.arange(flat.numel(), device=flat.device) < first).reshape(out_of_range.shape)
+    return torch.where(before, interpolated, nearest)
+
+
+def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index of the first True along the last dimension and whether there is one."""
+    return torch.argmax(mask.to(torch.uint8), dim=-1), mask.any(-1)
+
+
+def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor,
+                      state: InterpolationState, trace: Optional[PixelTrace] = None) -> torch.Tensor:
+    """Float-image values (photons) of the pixels at (``fast``, ``slow``) [P] (integer tensors)."""
+    position = subpixel_positions(setup, fast, slow)  # [P, T, S, 3]
+    diffracted, airpath = unitize(position)
+    omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
+    if setup.compute_capture:
+        layers = torch.arange(setup.n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
+        capture = layer_capture_fraction(layers, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet))
+    else:
+        capture = torch.ones_like(omega)
+
+    scattering = (diffracted[..., None, :] - setup.incident) / setup.wavelength_A[:, None]  # [P, T, S, J, 3]
+    stol = 0.5 * norm(scattering)
+    if setup.dmin_A > 0.0:
+        cut = (stol > 0.0) & (setup.dmin_A > 0.5 / torch.where(stol > 0.0, stol, torch.ones_like(stol)))
+    else:
+        cut = torch.zeros_like(stol, dtype=torch.bool)
+    if setup.nopolar and not setup.oversample_polar:
+        polar = torch.ones_like(stol)
+    else:
+        polar = polarization_factor(setup.kahn_factor, setup.incident, diffracted[..., None, :], setup.polar_vector)
+
+    hkl = torch.einsum("ptsjx,rvx->ptsjrv", scattering, setup.real_vectors)  # [P, T, S, J, R, 3]
+    lattice = _lattice_factor(setup, hkl)
+    skipped = cut[..., None].expand(lattice.shape)
+    if not setup.has_water:
+        skipped = skipped | (lattice == 0.0)
+    F_cell = _structure_factor(setup, hkl, ~skipped, state)
+    term = F_cell * F_cell * lattice * lattice
+    if setup.source_weight is not None:
+        term = term * setup.source_weight[:, None]
+    term = torch.where(cut[..., None], torch.zeros_like(term), term)
+
+    n_pixels = fast.shape[0]
+    terms = term.reshape(n_pixels, -1)
+    if setup.oversample_omega or setup.oversample_polar or setup.oversample_thick:
+        factor = torch.ones_like(term)
+        if setup.oversample_thick:
+            factor = factor * capture[..., None, None]
+        if setup.oversample_polar:
+            factor = factor * polar[..., None]
+        if setup.oversample_omega:
+            factor = factor * omega[..., None, None]
+        factor = torch.where(skipped, torch.ones_like(factor), factor).reshape(n_pixels, -1)
+        suffix = torch.flip(torch.cumprod(torch.flip(factor, [1]), dim=1), [1])
+        intensity = setup.background * suffix[:, 0] + (terms * suffix).sum(-1)
+    else:
+        intensity = setup.background + terms.sum(-1)
+
+    value = setup.scale * intensity
+    capture_final = capture[:, -1, 0]
+    if setup.nopolar:
+        polar_final = torch.ones_like(value)
+    else:
+        first, found = _first_true(~cut.reshape(n_pixels, -1))
+        polar_final = polar.reshape(n_pixels, -1).gather(1, first[:, None])[:, 0]
+        polar_final = torch.where(found, polar_final, torch.zeros_like(polar_final))
+    omega_final = omega[:, 0, 0]
+    if not setup.oversample_thick:
+        value = value * capture_final
+    if not setup.oversample_polar:
+        value = value * polar_final
+    if not setup.oversample_omega:
+        value = value * omega_final
+    if trace is not None:
+        trace.values.update(
+            stol=stol[0, -1, -1, -1], position=position[0, -1, -1], hkl=hkl[0, -1, -1, -1, -1],
+            F_cell=F_cell[0, -1, -1, -1, -1], F_latt=lattice[0, -1, -1, -1, -1], I=intensity[0],
+            polar=polar[0, -1, -1, -1] if setup.oversample_polar else polar_final[0],
+            omega=omega[0, -1, -1] if setup.oversample_omega else omega_final[0],
+            capture=capture[0, -1, -1] if setup.oversample_thick else capture_final[0],
+            real_vectors=setup.real_vectors[-1], value=value[0],
+        )
+    return value

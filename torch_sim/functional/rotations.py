@@ -1,0 +1,42 @@
+"""Rotations used by nanoBragg.c, as differentiable torch functions.
+
+Vectors are tensors [..., 3]; angles are radians (tensors or numbers) that
+broadcast against the leading dimensions. Each function evaluates the same
+expression as its C counterpart so results agree to rounding.
+"""
+
+import torch
+
+
+def rotate_xyz(v: torch.Tensor, phix, phiy, phiz) -> torch.Tensor:
+    """Rotate ``v`` about the x axis, then y, then z (C ``rotate``), right-handed."""
+    phix, phiy, phiz = (torch.as_tensor(angle, dtype=v.dtype, device=v.device) for angle in (phix, phiy, phiz))
+    x, y, z = v.unbind(-1)
+    cx, sx = torch.cos(phix), torch.sin(phix)
+    y, z = y * cx - z * sx, y * sx + z * cx
+    cy, sy = torch.cos(phiy), torch.sin(phiy)
+    x, z = x * cy + z * sy, -x * sy + z * cy
+    cz, sz = torch.cos(phiz), torch.sin(phiz)
+    x, y = x * cz - y * sz, x * sz + y * cz
+    x, y, z = torch.broadcast_tensors(x, y, z)
+    return torch.stack((x, y, z), dim=-1)
+
+
+def rotate_axis(v: torch.Tensor, axis: torch.Tensor, phi) -> torch.Tensor:
+    """Rotate ``v`` by ``phi`` about ``axis`` (C ``rotate_axis``; the axis is used as given, not normalised)."""
+    phi = torch.as_tensor(phi, dtype=v.dtype, device=v.device)
+    sin_phi = torch.sin(phi)
+    cos_phi = torch.cos(phi)
+    ax, ay, az = axis.unbind(-1)
+    vx, vy, vz = v.unbind(-1)
+    along = (ax * vx + ay * vy + az * vz) * (1.0 - cos_phi)
+    x = ax * along + vx * cos_phi + (-az * vy + ay * vz) * sin_phi
+    y = ay * along + vy * cos_phi + (az * vx - ax * vz) * sin_phi
+    z = az * along + vz * cos_phi + (-ay * vx + ax * vy) * sin_phi
+    x, y, z = torch.broadcast_tensors(x, y, z)
+    return torch.stack((x, y, z), dim=-1)
+
+
+def rotate_umat(v: torch.Tensor, umat: torch.Tensor) -> torch.Tensor:
+    """Apply rotation matrices ``umat`` [..., 3, 3] to ``v`` [..., 3] (C ``rotate_umat``: new = U v)."""
+    return torch.einsum("...ij,...j->...i", umat, v)

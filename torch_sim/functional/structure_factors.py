@@ -1,0 +1,66 @@
+"""Structure factors F_cell at fractional Miller indices: nearest reflection or tricubic interpolation.
+
+The table is a dense tensor F [H, K, L] whose entry [0, 0, 0] is reflection
+``hkl_min``. Indices outside the table give ``default_F``. Interpolation is the
+C program's tensor product of 4-point Lagrange polynomials through the
+reflections floor(h)-1 .. floor(h)+2 in each direction.
+"""
+
+import torch
+
+from torch_sim.functional.lattice_shape import nearest_index
+
+
+def _flat_index(indices: torch.Tensor, hkl_min: torch.Tensor, shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat table positions of whole indices [..., 3] and whether they lie inside the table."""
+    offset = (indices - hkl_min).long()
+    sizes = torch.tensor(shape, device=indices.device)
+    inside = ((offset >= 0) & (offset < sizes)).all(-1)
+    offset = torch.where(inside.unsqueeze(-1), offset, torch.zeros_like(offset))
+    flat = (offset[..., 0] * shape[1] + offset[..., 1]) * shape[2] + offset[..., 2]
+    return flat, inside
+
+
+def nearest_structure_factor(h: torch.Tensor, table: torch.Tensor, hkl_min: torch.Tensor, default_F: torch.Tensor) -> torch.Tensor:
+    """F of the nearest reflection (C ``ceil(h-0.5)``), ``default_F`` outside the table. h [..., 3] -> [...]."""
+    flat, inside = _flat_index(nearest_index(h), hkl_min, tuple(table.shape))
+    values = table.reshape(-1)[flat]
+    return torch.where(inside, values, default_F.to(values.dtype))
+
+
+def interpolation_out_of_range(h: torch.Tensor, hkl_min: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """The C test for a 4-point stencil leaving the table: (h - h_min + 3) > h_range or h - 2 < h_min, any axis."""
+    sizes = torch.tensor(shape, dtype=h.dtype, device=h.device)
+    return ((h - hkl_min + 3 > sizes) | (h - 2 < hkl_min)).any(-1)
+
+
+def _lagrange_weights(u: torch.Tensor) -> torch.Tensor:
+    """Weights [..., 4] of the nodes -1, 0, 1, 2 for a position u in [0, 1) after the floor."""
+    return torch.stack((
+        -u * (u - 1.0) * (u - 2.0) / 6.0,
+        (u + 1.0) * (u - 1.0) * (u - 2.0) / 2.0,
+        -(u + 1.0) * u * (u - 2.0) / 2.0,
+        (u + 1.0) * u * (u - 1.0) / 6.0,
+    ), dim=-1)
+
+
+def interpolated_structure_factor(h: torch.Tensor, table: torch.Tensor, hkl_min: torch.Tensor) -> torch.Tensor:
+    """Tricubic Lagrange interpolation of F (C ``polin3``); h [..., 3] -> [...].
+
+    Only meaningful where :func:`interpolation_out_of_range` is False; elsewhere
+    the stencil is clamped into the table.
+    """
+    base = torch.floor(h).detach()
+    weights = _lagrange_weights(h - base)  # [..., 3, 4]
+    shape = tuple(table.shape)
+    flat_table = table.reshape(-1)
+    start = (base - 1.0 - hkl_min).long()
+    upper = torch.tensor(shape, device=h.device) - 4
+    start = torch.minimum(torch.clamp(start, min=0), torch.clamp(upper, min=0))
+    result = torch.zeros(h.shape[:-1], dtype=h.dtype, device=h.device)
+    for i in range(4):
+        for j in range(4):
+            row = ((start[..., 0] + i) * shape[1] + start[..., 1] + j) * shape[2] + start[..., 2]
+            along_l = sum(flat_table[row + k] * weights[..., 2, k] for k in range(4))
+            result = result + weights[..., 0, i] * weights[..., 1, j] * along_l
+    return result

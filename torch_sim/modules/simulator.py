@@ -1,0 +1,143 @@
+"""The simulator: detector, crystal and beam composed into one differentiable render."""
+
+import math
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from torch_sim.config.simulation_config import SimulationConfig
+from torch_sim.functional.pixel_kernel import InterpolationState, PixelTrace, ScatteringSetup, pixel_intensities
+from torch_sim.modules.beam import Beam
+from torch_sim.modules.crystal import Crystal
+from torch_sim.modules.detector import Detector
+from torch_sim.modules.parameters import check_finite
+from torch_sim.units import R_E_SQR_M2
+
+#: Bytes of intermediate tensors per evaluation (pixel x layer x subpixel x source x phi x domain)
+#: per byte of the dtype; measured on the forward pass, interpolation needs more.
+_WORDS_PER_EVALUATION = 40
+_WORDS_PER_EVALUATION_INTERPOLATED = 60
+
+
+class Simulator(nn.Module):
+    """nanoBragg.c as an ``nn.Module``: ``forward()`` returns the float image [slow, fast] in photons.
+
+    ``params`` maps stable names to the leaf tensors of the detector, crystal and
+    beam (command-line units); call ``requires_grad_()`` on those to refine.
+    Pixels are rendered in chunks sized from ``memory_budget_mb``.
+    """
+
+    def __init__(self, config: SimulationConfig, dtype: torch.dtype = torch.float64, device=None,
+                 memory_budget_mb: float = 512.0):
+        super().__init__()
+        self.config = config
+        self.memory_budget_mb = memory_budget_mb
+        self.detector = Detector(config.detector, dtype, device)
+        self.crystal = Crystal(config.crystal, dtype, device)
+        self.beam = Beam(config.beam, dtype, device)
+        self.register_buffer("pixel_index", torch.as_tensor(self._rendered_pixels(), device=device))
+        self.interpolation_warning: Optional[str] = None
+
+    def _rendered_pixels(self) -> np.ndarray:
+        """Flat indices (slow * fpixels + fast) of the pixels inside the ROI and not masked, in C order."""
+        detector = self.config.detector
+        fast_min, fast_max, slow_min, slow_max = detector.roi
+        slow, fast = np.meshgrid(np.arange(detector.spixels), np.arange(detector.fpixels), indexing="ij")
+        keep = (fast >= fast_min) & (fast <= fast_max) & (slow >= slow_min) & (slow <= slow_max)
+        if detector.mask is not None:
+            keep &= detector.mask != 0
+        return np.flatnonzero(keep.reshape(-1))
+
+    @property
+    def params(self) -> dict:
+        """All refinable parameters by name."""
+        merged = {}
+        for module in (self.detector, self.crystal, self.beam):
+            merged.update(module.params.items())
+        return merged
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.detector.params["pixel_size"].dtype
+
+    def scattering_setup(self):
+        """Everything pixel-independent, computed once per render: (setup, detector geometry, lattice)."""
+        config = self.config
+        geometry = self.detector()
+        layer_thickness, mu = self.detector.sensor()
+        reference = geometry.pixel_size
+        polar_vector = torch.tensor(config.detector.polar_vector, dtype=reference.dtype, device=reference.device)
+        spindle = torch.tensor(config.detector.spindle_vector, dtype=reference.dtype, device=reference.device)
+        incident, wavelength, weights = self.beam.sources(geometry.beam, polar_vector)
+        lattice, real_vectors = self.crystal(spindle)
+        table = self.crystal.structure_factor_table()
+        crystal = config.crystal
+        beam_params = self.beam.params
+        setup = ScatteringSetup(
+            pix0=geometry.pix0, fdet=geometry.fdet, sdet=geometry.sdet, odet=geometry.odet, beam=geometry.beam,
+            pixel_size=geometry.pixel_size, distance=geometry.distance, close_distance=geometry.close_distance,
+            oversample=config.detector.oversample, curved=config.detector.curved,
+            point_pixel=config.detector.point_pixel, layer_thickness=layer_thickness,
+            n_layers=config.detector.thicksteps, mu=mu,
+            compute_capture=config.detector.thickness_um > 0.0 or config.detector.oversample_thick,
+            incident=incident, wavelength_A=wavelength,
+            source_weight=weights if config.beam.use_source_weights else None,
+            polar_vector=polar_vector, kahn_factor=beam_params["polarization"], nopolar=config.beam.nopolar,
+            real_vectors=real_vectors, reciprocal_matrix=lattice.reciprocal_matrix, N=self.crystal.N,
+            shape=crystal.shape, fudge=crystal.fudge, table=table,
+            hkl_min=self.crystal.hkl_min if table is not None else None,
+            default_F=self.crystal.params["default_F"],
+            interpolate=crystal.interpolate, interpolation_fallback=crystal.interpolation_fallback,
+            dmin_A=config.beam.dmin_A, background=self.beam.water_background(),
+            scale=R_E_SQR_M2 * beam_params["fluence"] / config.steps,
+            has_water=config.beam.water_size_um != 0.0,
+            oversample_omega=config.detector.oversample_omega, oversample_polar=config.detector.oversample_polar,
+            oversample_thick=config.detector.oversample_thick,
+        )
+        return setup, geometry, lattice
+
+    def chunk_pixels(self) -> int:
+        """Pixels per chunk so that the intermediates of one chunk fit the memory budget."""
+        evaluations = (self.config.detector.thicksteps * self.config.detector.oversample**2
+                       * self.config.beam.n_sources * self.config.crystal.phisteps * self.config.crystal.mosaic_domains)
+        words = _WORDS_PER_EVALUATION_INTERPOLATED if self.config.crystal.interpolate else _WORDS_PER_EVALUATION
+        itemsize = torch.finfo(self.dtype).bits // 8
+        return max(1, int(self.memory_budget_mb * 2**20 / (evaluations * words * itemsize)))
+
+    def render_values(self, setup: ScatteringSetup, pixel_index: torch.Tensor, state: InterpolationState,
+                      progress=None) -> torch.Tensor:
+        """Values of the pixels ``pixel_index`` (flat, C order), chunk by chunk."""
+        fpixels = self.config.detector.fpixels
+        chunk = self.chunk_pixels()
+        values = []
+        for start in range(0, pixel_index.numel(), chunk):
+            index = pixel_index[start:start + chunk]
+            values.append(pixel_intensities(setup, index % fpixels, index // fpixels, state))
+            if progress is not None:
+                progress(index.numel())
+        if not values:
+            return torch.zeros(0, dtype=self.dtype, device=pixel_index.device)
+        return torch.cat(values)
+
+    def forward(self, progress=None) -> torch.Tensor:
+        """The float image [spixels, fpixels] (photons per pixel), zero outside the ROI and mask."""
+        check_finite(self.params)
+        setup, _, _ = self.scattering_setup()
+        state = InterpolationState()
+        values = self.render_values(setup, self.pixel_index, state, progress)
+        self.interpolation_warning = state.warning
+        detector = self.config.detector
+        image = torch.zeros(detector.spixels * detector.fpixels, dtype=values.dtype, device=values.device)
+        image = image.index_put((self.pixel_index,), values)
+        return image.reshape(detector.spixels, detector.fpixels)
+
+    def trace_pixel(self, fast: int, slow: int) -> PixelTrace:
+        """The last evaluation's values for one pixel (``-printout_pixel``), interpolation as in a full render."""
+        setup, _, _ = self.scattering_setup()
+        trace = PixelTrace()
+        device = self.pixel_index.device
+        pixel_intensities(setup, torch.tensor([fast], device=device), torch.tensor([slow], device=device),
+                          InterpolationState(active=self.interpolation_warning is None), trace)
+        return trace
