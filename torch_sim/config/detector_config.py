@@ -55,7 +55,7 @@ class DetectorConfig:
     orgy_given: Optional[float] = None
     curved: bool = False
     point_pixel: bool = False
-    #: Sensor thickness (um), attenuation depth (um; None means 1/thickness) and layers.
+    #: Sensor thickness (um), attenuation depth (um; None: the thickness; inf: mu = 0) and layers.
     thickness_um: float = 0.0
     abs_depth_um: Optional[float] = None
     thicksteps: int = 1

@@ -75,6 +75,7 @@ def parse_arguments(argv: Sequence[str]) -> tuple[RawArguments, Optional[np.ndar
     if img_path is not None:
         _ingest_header(raw, img_path, is_mask=False)
     apply_flags(argv, raw)
+    raw.imginfilename, raw.maskfilename = img_path, mask_path
     return raw, mask
 
 
@@ -108,7 +109,7 @@ def _detector_config(raw: RawArguments, mask: Optional[np.ndarray], messages: li
         beam, fdet, sdet, odet, twotheta_axis, polar, spindle = _CONVENTION_AXES[convention]
     beam, fdet, sdet = _unit(beam, "beam_vector"), _unit(fdet, "fdet_vector"), _unit(sdet, "sdet_vector")
     if math.sqrt(sum(x * x for x in odet)) != 1.0:
-        messages.append("WARNING: auto-generating odet_vector")
+        messages.append(("parse", "WARNING: auto-generating odet_vector"))
         odet = _unit(np.cross(fdet, sdet), "odet_vector (fdet x sdet)")
     if abs(float(np.dot(fdet, sdet))) > 1.0 - 1e-12:
         raise InputError("fdet_vector and sdet_vector are parallel")
@@ -132,10 +133,11 @@ def _detector_config(raw: RawArguments, mask: Optional[np.ndarray], messages: li
 
     thicksteps, thickness_um, thickstep_divisor = thickness_steps(raw.detector_thicksteps, raw.detector_thick_um)
     abs_depth_um = None
-    if raw.detector_mu_per_m is not None and raw.detector_mu_per_m > 0.0:
-        abs_depth_um = 1e6 / raw.detector_mu_per_m
+    if raw.detector_mu_per_m is not None:
+        # -detector_abs inf or 0 gives mu = 0: nothing is absorbed (an empty image with a thick sensor)
+        abs_depth_um = 1e6 / raw.detector_mu_per_m if raw.detector_mu_per_m > 0.0 else math.inf
     elif thickness_um > 0.0:
-        messages.append(f"WARNING: setting detector attenuation depth to {1.0 / (thickness_um * 1e-6):g} m")
+        messages.append(("steps", f"WARNING: setting detector attenuation depth to {1.0 / (thickness_um * 1e-6):g} m"))
 
     roi = list(raw.roi) if raw.roi is not None else [-1, -1, -1, -1]
     defaults = (0, fpixels, 0, spixels)
@@ -203,7 +205,11 @@ def _user_cell(raw: RawArguments) -> tuple:
 
 def _structure_factors(raw: RawArguments, use_fdump: bool, messages: list) -> Optional[StructureFactorTable]:
     if raw.hklfilename is not None:
+        messages.append(("hkl", f"counting entries in {raw.hklfilename}"))
         hkl = read_hkl(raw.hklfilename)
+        if raw.default_F != 0.0:
+            messages += [("hkl", f"initializing to default_F = {raw.default_F:g}:"), ("hkl", "done initializing:")]
+        messages.append(("hkl", f"re-reading {raw.hklfilename}"))
         if len(hkl.amplitudes) == 0:
             raise InputError(f"{raw.hklfilename}: no reflections")
         grid = structure_factor_grid(hkl, raw.default_F)
@@ -212,7 +218,7 @@ def _structure_factors(raw: RawArguments, use_fdump: bool, messages: list) -> Op
         specified[tuple((hkl.indices - lo).T)] = True
         return StructureFactorTable(grid.values, specified, (grid.h_min, grid.k_min, grid.l_min), len(hkl.amplitudes))
     if use_fdump and os.path.exists(raw.dumpfilename):
-        messages.append(f"reading Fs from {raw.dumpfilename}")
+        messages.append(("hkl", f"reading Fs from {raw.dumpfilename}"))
         grid = read_fdump(raw.dumpfilename)
         return StructureFactorTable(grid.values, np.ones(grid.values.shape, dtype=bool),
                                     (grid.h_min, grid.k_min, grid.l_min), grid.values.size)
@@ -226,26 +232,9 @@ def _beam_config(raw: RawArguments, detector: DetectorConfig, fluence: float) ->
         wavelength_A=raw.lambda0_A, fluence=fluence, polarization=raw.polarization, nopolar=raw.nopolar,
         use_source_weights=raw.use_source_weights, dmin_A=raw.dmin_A, water_size_um=raw.water_size_um,
     )
-    if raw.sourcefilename is not None:
-        rows = read_source_file(raw.sourcefilename)
-        beam_vector = np.array(detector.beam_vector)
-        for k in range(3):
-            rows[np.isnan(rows[:, k]), k] = -SOURCE_DISTANCE_M * beam_vector[k]
-        rows[np.isnan(rows[:, 3]), 3] = 1.0
-        lengths = np.linalg.norm(rows[:, :3], axis=1)
-        if np.any(lengths == 0.0):
-            raise InputError(f"{raw.sourcefilename}: a source lies at the sample (zero direction)")
-        printed = rows.copy()
-        printed[np.isnan(printed[:, 4]), 4] = raw.lambda0_A / 1.0e10
-        beam.source_file = SourceFile(
-            directions=rows[:, :3] / lengths[:, None], wavelengths_A=rows[:, 4] * 1.0e10,
-            weights=rows[:, 3], printed_rows=printed,
-        )
-        return beam
     hsteps, hrange, hrule = divergence_steps(raw.hdivsteps, _mrad(raw.hdivrange_mrad), _mrad(raw.hdivstep_mrad))
     vsteps, vrange, vrule = divergence_steps(raw.vdivsteps, _mrad(raw.vdivrange_mrad), _mrad(raw.vdivstep_mrad))
-    dispersion = raw.dispersion_percent / 100.0
-    dsteps, dispersion, drule = divergence_steps(raw.dispsteps, dispersion, None)
+    dsteps, dispersion, drule = divergence_steps(raw.dispsteps, raw.dispersion_percent / 100.0, None)
     beam.hdivrange_mrad = _given_or(raw.hdivrange_mrad, hrange * 1000.0)
     beam.vdivrange_mrad = _given_or(raw.vdivrange_mrad, vrange * 1000.0)
     beam.dispersion_percent = raw.dispersion_percent if dispersion > 0.0 else 0.0
@@ -257,7 +246,27 @@ def _beam_config(raw: RawArguments, detector: DetectorConfig, fluence: float) ->
         test = test + (vdiv[None, :] ** 2 - vstep * vstep / 4.0 * (1 - vsteps % 2)) / vrange / vrange
     kept = ~(raw.round_div & (test * 4.0 > 1.1))
     beam.grid = DivergenceGrid(hsteps, vsteps, dsteps, hrule, vrule, drule, kept)
+    if raw.sourcefilename is not None:
+        beam.source_file = _source_file(raw, detector)
     return beam
+
+
+def _source_file(raw: RawArguments, detector: DetectorConfig) -> SourceFile:
+    """Sources from -sourcefile with the C's defaults for missing columns."""
+    rows = read_source_file(raw.sourcefilename)
+    beam_vector = np.array(detector.beam_vector)
+    for k in range(3):
+        rows[np.isnan(rows[:, k]), k] = -SOURCE_DISTANCE_M * beam_vector[k]
+    rows[np.isnan(rows[:, 3]), 3] = 1.0
+    lengths = np.linalg.norm(rows[:, :3], axis=1)
+    if np.any(lengths == 0.0):
+        raise InputError(f"{raw.sourcefilename}: a source lies at the sample (zero direction)")
+    if np.any(rows[:, 4] <= 0.0):
+        raise InputError(f"{raw.sourcefilename}: a source wavelength is not positive")
+    printed = rows.copy()
+    printed[np.isnan(printed[:, 4]), 4] = raw.lambda0_A / 1.0e10
+    return SourceFile(directions=rows[:, :3] / lengths[:, None], wavelengths_A=rows[:, 4] * 1.0e10,
+                      weights=rows[:, 3], printed_rows=printed)
 
 
 def _mrad(value: Optional[float]) -> Optional[float]:
@@ -271,7 +280,7 @@ def _given_or(given: Optional[float], derived: float) -> float:
 def resolve_arguments(argv: Sequence[str], use_fdump: bool = False) -> tuple[SimulationConfig, RawArguments]:
     """Resolve a nanoBragg command line. ``use_fdump``: read Fdump.bin when no -hkl is given (as the C)."""
     raw, mask = parse_arguments(argv)
-    messages: list = []
+    messages: list = [("parse", f"reading {path}") for path in (raw.maskfilename, raw.imginfilename) if path]
     return _resolve(raw, mask, use_fdump, messages), raw
 
 
@@ -288,23 +297,25 @@ def _resolve(raw: RawArguments, mask, use_fdump: bool, messages: list) -> Simula
     if beamsize_m >= 0:
         for axis, name in ((1, "high"), (2, "wide")):
             if beamsize_m < sample_m[axis]:
-                messages.append(f"WARNING: clipping sample ({sample_m[axis]:g} m {name}) with beam ({beamsize_m:g} m)")
+                messages.append(("parse", f"WARNING: clipping sample ({sample_m[axis]:g} m {name}) with beam ({beamsize_m:g} m)"))
                 sample_m[axis] = beamsize_m
 
     detector = _detector_config(raw, mask, messages)
     phisteps, osc_deg, phi_rule = phi_steps(raw.phisteps, raw.osc_deg, raw.phistep_deg)
     domains, spread_deg, warning = mosaic_domain_count(raw.mosaic_domains, raw.mosaic_spread_deg)
     if warning:
-        messages.append(warning)
+        messages.append(("steps", warning))
     geometry = _initial_geometry(detector)
 
     interpolate = bool(raw.interpolate)
     if raw.interpolate > 1:
         interpolate = raw.Na <= 2 or raw.Nb <= 2 or raw.Nc <= 2
-        messages.append("auto-selected tricubic interpolation of structure factors" if interpolate
-                        else "auto-selected no interpolation")
+        messages.append(("interpolation", "auto-selected tricubic interpolation of structure factors" if interpolate
+                          else "auto-selected no interpolation"))
 
     rng = CRandom()
+    if raw.matfilename is not None:
+        messages.append(("cell", f"reading {raw.matfilename}"))
     if raw.user_cell:
         cell = _user_cell(raw)
         orientation = None
@@ -332,7 +343,13 @@ def _resolve(raw: RawArguments, mask, use_fdump: bool, messages: list) -> Simula
     recommended = max(math.ceil(3.0 * xtalsize_max / reciprocal_pixel), 1)
     if detector.oversample <= 0:
         detector.oversample = recommended
-        messages.append(f"auto-selected {recommended}-fold oversampling")
+        messages.append(("oversample", f"auto-selected {recommended}-fold oversampling"))
+    if detector.oversample < recommended:
+        messages += [("oversample", line) for line in (
+            f"WARNING: maximum dimension of sample is {xtalsize_max * 1e10:g} A",
+            f"         but reciprocal pixel size is {reciprocal_pixel * 1e10:g} A",
+            "         intensity may vary significantly across a pixel!",
+            f"         recommend -oversample {recommended} to work around this")]
 
     table = _structure_factors(raw, use_fdump, messages)
     if table is None or table.hkls == 0:

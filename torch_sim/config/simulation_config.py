@@ -16,7 +16,8 @@ class SimulationConfig:
     detector: DetectorConfig
     crystal: CrystalConfig
     beam: BeamConfig
-    #: Notes and warnings the C program prints while resolving (in order).
+    #: Notes and warnings the C program prints while resolving, as (stage, text) in order;
+    #: the stage says where the C prints it (parse, steps, interpolation, cell, oversample, hkl).
     messages: list = field(default_factory=list)
     #: ``-misset random`` angles in degrees (printed by the C), if drawn.
     random_misset_deg: Optional[tuple] = None

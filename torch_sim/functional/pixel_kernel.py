@@ -90,11 +90,17 @@ class ScatteringSetup:
 
 
 @dataclass
-class InterpolationState:
-    """The C program's shared ``interpolate`` switch, carried across chunks in pixel order."""
+class RenderState:
+    """What carries from chunk to chunk of one render, in pixel order.
 
-    active: bool = True
+    ``interpolating`` is the C program's shared ``interpolate`` switch (the first
+    out-of-range stencil turns it off, with ``warning``); ``solid_angle_sum`` adds
+    up the solid angle per subpixel and layer as the C's ``omega_sum`` (detached).
+    """
+
+    interpolating: bool = True
     warning: Optional[str] = None
+    solid_angle_sum: object = 0.0  #: float or 0-d tensor
 
 
 @dataclass
@@ -141,7 +147,7 @@ def _lattice_factor(setup: ScatteringSetup, hkl: torch.Tensor) -> torch.Tensor:
 
 
 def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.Tensor,
-                      state: InterpolationState) -> torch.Tensor:
+                      state: RenderState) -> torch.Tensor:
     """F_cell [P, T, S, J, R] with the C program's interpolation rules.
 
     ``reached`` marks evaluations the C gets to (not cut by dmin, F_latt != 0
@@ -150,7 +156,7 @@ def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.
     if setup.table is None:
         return setup.default_F.expand(hkl.shape[:-1])
     nearest = nearest_structure_factor(hkl, setup.table, setup.hkl_min, setup.default_F)
-    if not (setup.interpolate and state.active):
+    if not (setup.interpolate and state.interpolating):
         return nearest
     interpolated = interpolated_structure_factor(hkl, setup.table, setup.hkl_min)
     out_of_range = interpolation_out_of_range(hkl, setup.hkl_min, tuple(setup.table.shape)) & reached
@@ -162,7 +168,7 @@ def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.
     first = int(torch.argmax(flat.to(torch.uint8)))
     h = hkl.reshape(-1, 3)[first]
     h0 = nearest_index(h)
-    state.active = False
+    state.interpolating = False
     state.warning = (
         "WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: "
         f"{float(h[0]):g},{float(h[1]):g},{float(h[2]):g},{int(h0[0])},{int(h0[1])},{int(h0[2])} \n"
@@ -178,11 +184,13 @@ def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor,
-                      state: InterpolationState, trace: Optional[PixelTrace] = None) -> torch.Tensor:
+                      state: RenderState, trace: Optional[PixelTrace] = None) -> torch.Tensor:
     """Float-image values (photons) of the pixels at (``fast``, ``slow``) [P] (integer tensors)."""
     position = subpixel_positions(setup, fast, slow)  # [P, T, S, 3]
     diffracted, airpath = unitize(position)
     omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
+    counted = omega if setup.oversample_omega else omega[:, :1, :1].expand(omega.shape)
+    state.solid_angle_sum = state.solid_angle_sum + counted.detach().sum()
     if setup.compute_capture:
         layers = torch.arange(setup.n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
         capture = layer_capture_fraction(layers, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet))

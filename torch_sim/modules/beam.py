@@ -14,8 +14,8 @@ class Beam(nn.Module):
 
     Parameters (``params``, command-line units): ``wavelength`` (A), ``fluence``
     (photons/m^2), ``polarization`` (Kahn factor), ``water_size`` (um), and for
-    generated sources whose steps follow their ranges ``hdivrange``,
-    ``vdivrange`` (mrad) and ``dispersion`` (percent).
+    generated sources (no source file) whose steps follow their ranges
+    ``hdivrange``, ``vdivrange`` (mrad) and ``dispersion`` (percent).
     """
 
     def __init__(self, config: BeamConfig, dtype: torch.dtype = torch.float64, device=None):

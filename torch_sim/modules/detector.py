@@ -1,5 +1,7 @@
 """The detector as an nn.Module: refinable geometry parameters and the derived frame."""
 
+import math
+
 import torch
 from torch import nn
 
@@ -34,7 +36,7 @@ class Detector(nn.Module):
         )
         if config.thickness_um > 0.0:
             values["detector_thickness"] = config.thickness_um
-            if config.abs_depth_um is not None:
+            if config.abs_depth_um is not None and math.isfinite(config.abs_depth_um):
                 values["detector_abs_depth"] = config.abs_depth_um
         self.params = parameter_dict(values, dtype, device)
 
@@ -50,6 +52,8 @@ class Detector(nn.Module):
         thickness = self.params["detector_thickness"] * 1e-6
         if "detector_abs_depth" in self.params:
             mu = 1.0 / (self.params["detector_abs_depth"] * 1e-6)
+        elif self.config.abs_depth_um is not None:
+            mu = torch.zeros_like(thickness)
         else:
             mu = 1.0 / thickness
         return thickness / self.config.thickstep_divisor, mu

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from torch_sim.config.simulation_config import SimulationConfig
-from torch_sim.functional.pixel_kernel import InterpolationState, PixelTrace, ScatteringSetup, pixel_intensities
+from torch_sim.functional.pixel_kernel import RenderState, PixelTrace, ScatteringSetup, pixel_intensities
 from torch_sim.modules.beam import Beam
 from torch_sim.modules.crystal import Crystal
 from torch_sim.modules.detector import Detector
@@ -38,7 +38,8 @@ class Simulator(nn.Module):
         self.crystal = Crystal(config.crystal, dtype, device)
         self.beam = Beam(config.beam, dtype, device)
         self.register_buffer("pixel_index", torch.as_tensor(self._rendered_pixels(), device=device))
-        self.interpolation_warning: Optional[str] = None
+        #: The state left by the latest forward(): interpolation switch, warning, solid angle sum.
+        self.last_render: Optional[RenderState] = None
 
     def _rendered_pixels(self) -> np.ndarray:
         """Flat indices (slow * fpixels + fast) of the pixels inside the ROI and not masked, in C order."""
@@ -106,7 +107,7 @@ class Simulator(nn.Module):
         itemsize = torch.finfo(self.dtype).bits // 8
         return max(1, int(self.memory_budget_mb * 2**20 / (evaluations * words * itemsize)))
 
-    def render_values(self, setup: ScatteringSetup, pixel_index: torch.Tensor, state: InterpolationState,
+    def render_values(self, setup: ScatteringSetup, pixel_index: torch.Tensor, state: RenderState,
                       progress=None) -> torch.Tensor:
         """Values of the pixels ``pixel_index`` (flat, C order), chunk by chunk."""
         fpixels = self.config.detector.fpixels
@@ -125,9 +126,9 @@ class Simulator(nn.Module):
         """The float image [spixels, fpixels] (photons per pixel), zero outside the ROI and mask."""
         check_finite(self.params)
         setup, _, _ = self.scattering_setup()
-        state = InterpolationState()
+        state = RenderState()
         values = self.render_values(setup, self.pixel_index, state, progress)
-        self.interpolation_warning = state.warning
+        self.last_render = state
         detector = self.config.detector
         image = torch.zeros(detector.spixels * detector.fpixels, dtype=values.dtype, device=values.device)
         image = image.index_put((self.pixel_index,), values)
@@ -139,5 +140,5 @@ class Simulator(nn.Module):
         trace = PixelTrace()
         device = self.pixel_index.device
         pixel_intensities(setup, torch.tensor([fast], device=device), torch.tensor([slow], device=device),
-                          InterpolationState(active=self.interpolation_warning is None), trace)
+                          RenderState(interpolating=self.last_render is None or self.last_render.interpolating), trace)
         return trace
