@@ -90,17 +90,18 @@ class ScatteringSetup:
 
 
 @dataclass
-class RenderState:
-    """What carries from chunk to chunk of one render, in pixel order.
+class ChunkResult:
+    """Outputs of one chunk of pixels.
 
-    ``interpolating`` is the C program's shared ``interpolate`` switch (the first
-    out-of-range stencil turns it off, with ``warning``); ``solid_angle_sum`` adds
-    up the solid angle per subpixel and layer as the C's ``omega_sum`` (detached).
+    ``values`` [P] photons; ``solid_angle_sum`` the C's ``omega_sum`` over the
+    chunk (detached); ``interpolation_tripped`` the C warning if this chunk hit
+    the first out-of-range interpolation (interpolation is then off for the
+    rest of the render).
     """
 
-    interpolating: bool = True
-    warning: Optional[str] = None
-    solid_angle_sum: object = 0.0  #: float or 0-d tensor
+    values: torch.Tensor
+    solid_angle_sum: torch.Tensor
+    interpolation_tripped: Optional[str] = None
 
 
 @dataclass
@@ -147,35 +148,34 @@ def _lattice_factor(setup: ScatteringSetup, hkl: torch.Tensor) -> torch.Tensor:
 
 
 def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.Tensor,
-                      state: RenderState) -> torch.Tensor:
-    """F_cell [P, T, S, J, R] with the C program's interpolation rules.
+                      interpolating: bool) -> tuple[torch.Tensor, Optional[str]]:
+    """F_cell [P, T, S, J, R] with the C program's interpolation rules, and the fallback warning if tripped.
 
     ``reached`` marks evaluations the C gets to (not cut by dmin, F_latt != 0
     unless there is water background): only those can trip the interpolation fallback.
     """
     if setup.table is None:
-        return setup.default_F.expand(hkl.shape[:-1])
+        return setup.default_F.expand(hkl.shape[:-1]), None
     nearest = nearest_structure_factor(hkl, setup.table, setup.hkl_min, setup.default_F)
-    if not (setup.interpolate and state.interpolating):
-        return nearest
+    if not (setup.interpolate and interpolating):
+        return nearest, None
     interpolated = interpolated_structure_factor(hkl, setup.table, setup.hkl_min)
     out_of_range = interpolation_out_of_range(hkl, setup.hkl_min, tuple(setup.table.shape)) & reached
     if setup.interpolation_fallback == "local":
-        return torch.where(out_of_range, nearest, interpolated)
+        return torch.where(out_of_range, nearest, interpolated), None
     flat = out_of_range.reshape(-1)
     if not bool(flat.any()):
-        return interpolated
+        return interpolated, None
     first = int(torch.argmax(flat.to(torch.uint8)))
     h = hkl.reshape(-1, 3)[first]
     h0 = nearest_index(h)
-    state.interpolating = False
-    state.warning = (
+    warning = (
         "WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: "
         f"{float(h[0]):g},{float(h[1]):g},{float(h[2]):g},{int(h0[0])},{int(h0[1])},{int(h0[2])} \n"
         "WARNING: further warnings will not be printed! "
     )
     before = (torch.arange(flat.numel(), device=flat.device) < first).reshape(out_of_range.shape)
-    return torch.where(before, interpolated, nearest)
+    return torch.where(before, interpolated, nearest), warning
 
 
 def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,13 +184,17 @@ def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor,
-                      state: RenderState, trace: Optional[PixelTrace] = None) -> torch.Tensor:
-    """Float-image values (photons) of the pixels at (``fast``, ``slow``) [P] (integer tensors)."""
+                      interpolating: bool = True, trace: Optional[PixelTrace] = None) -> ChunkResult:
+    """Float-image values (photons) of the pixels at (``fast``, ``slow``) [P] (integer tensors).
+
+    A pure function of its inputs (so a chunk can be recomputed for its backward
+    pass): ``interpolating`` is the C program's interpolation switch at the
+    start of the chunk.
+    """
     position = subpixel_positions(setup, fast, slow)  # [P, T, S, 3]
     diffracted, airpath = unitize(position)
     omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
     counted = omega if setup.oversample_omega else omega[:, :1, :1].expand(omega.shape)
-    state.solid_angle_sum = state.solid_angle_sum + counted.detach().sum()
     if setup.compute_capture:
         layers = torch.arange(setup.n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
         capture = layer_capture_fraction(layers, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet))
@@ -213,7 +217,7 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     skipped = cut[..., None].expand(lattice.shape)
     if not setup.has_water:
         skipped = skipped | (lattice == 0.0)
-    F_cell = _structure_factor(setup, hkl, ~skipped, state)
+    F_cell, tripped = _structure_factor(setup, hkl, ~skipped, interpolating)
     term = F_cell * F_cell * lattice * lattice
     if setup.source_weight is not None:
         term = term * setup.source_weight[:, None]
@@ -259,4 +263,4 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
             capture=capture[0, -1, -1] if setup.oversample_thick else capture_final[0],
             real_vectors=setup.real_vectors[-1], value=value[0],
         )
-    return value
+    return ChunkResult(value, counted.detach().sum(), tripped)

@@ -1,14 +1,15 @@
 """The simulator: detector, crystal and beam composed into one differentiable render."""
 
-import math
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
+import torch.utils.checkpoint
 from torch import nn
 
 from torch_sim.config.simulation_config import SimulationConfig
-from torch_sim.functional.pixel_kernel import RenderState, PixelTrace, ScatteringSetup, pixel_intensities
+from torch_sim.functional.pixel_kernel import PixelTrace, ScatteringSetup, pixel_intensities
 from torch_sim.modules.beam import Beam
 from torch_sim.modules.crystal import Crystal
 from torch_sim.modules.detector import Detector
@@ -19,6 +20,15 @@ from torch_sim.units import R_E_SQR_M2
 #: per byte of the dtype; measured on the forward pass, interpolation needs more.
 _WORDS_PER_EVALUATION = 40
 _WORDS_PER_EVALUATION_INTERPOLATED = 60
+
+
+@dataclass
+class RenderSummary:
+    """What one render leaves besides the image: the C's interpolation switch and warning, and omega_sum."""
+
+    interpolating: bool = True
+    warning: Optional[str] = None
+    solid_angle_sum: float = 0.0
 
 
 class Simulator(nn.Module):
@@ -39,7 +49,7 @@ class Simulator(nn.Module):
         self.beam = Beam(config.beam, dtype, device)
         self.register_buffer("pixel_index", torch.as_tensor(self._rendered_pixels(), device=device))
         #: The state left by the latest forward(): interpolation switch, warning, solid angle sum.
-        self.last_render: Optional[RenderState] = None
+        self.last_render: Optional[RenderSummary] = None
 
     def _rendered_pixels(self) -> np.ndarray:
         """Flat indices (slow * fpixels + fast) of the pixels inside the ROI and not masked, in C order."""
@@ -107,28 +117,45 @@ class Simulator(nn.Module):
         itemsize = torch.finfo(self.dtype).bits // 8
         return max(1, int(self.memory_budget_mb * 2**20 / (evaluations * words * itemsize)))
 
-    def render_values(self, setup: ScatteringSetup, pixel_index: torch.Tensor, state: RenderState,
+    def render_values(self, setup: ScatteringSetup, pixel_index: torch.Tensor, summary: RenderSummary,
                       progress=None) -> torch.Tensor:
-        """Values of the pixels ``pixel_index`` (flat, C order), chunk by chunk."""
+        """Values of the pixels ``pixel_index`` (flat, C order), chunk by chunk.
+
+        When gradients are needed and there is more than one chunk, each chunk is
+        checkpointed: its intermediates are recomputed during backward instead of
+        kept, so memory stays bounded by one chunk.
+        """
         fpixels = self.config.detector.fpixels
         chunk = self.chunk_pixels()
-        values = []
-        for start in range(0, pixel_index.numel(), chunk):
+        n_pixels = pixel_index.numel()
+        checkpointed = torch.is_grad_enabled() and n_pixels > chunk and any(p.requires_grad for p in self.params.values())
+        values, solid_angle = [], []
+        for start in range(0, n_pixels, chunk):
             index = pixel_index[start:start + chunk]
-            values.append(pixel_intensities(setup, index % fpixels, index // fpixels, state))
+            interpolating = summary.interpolating
+            if checkpointed:
+                result = torch.utils.checkpoint.checkpoint(
+                    pixel_intensities, setup, index % fpixels, index // fpixels, interpolating, use_reentrant=False)
+            else:
+                result = pixel_intensities(setup, index % fpixels, index // fpixels, interpolating)
+            if result.interpolation_tripped is not None:
+                summary.interpolating, summary.warning = False, result.interpolation_tripped
+            values.append(result.values)
+            solid_angle.append(result.solid_angle_sum)
             if progress is not None:
                 progress(index.numel())
         if not values:
             return torch.zeros(0, dtype=self.dtype, device=pixel_index.device)
+        summary.solid_angle_sum = float(torch.stack(solid_angle).sum())
         return torch.cat(values)
 
     def forward(self, progress=None) -> torch.Tensor:
         """The float image [spixels, fpixels] (photons per pixel), zero outside the ROI and mask."""
         check_finite(self.params)
         setup, _, _ = self.scattering_setup()
-        state = RenderState()
-        values = self.render_values(setup, self.pixel_index, state, progress)
-        self.last_render = state
+        summary = RenderSummary()
+        values = self.render_values(setup, self.pixel_index, summary, progress)
+        self.last_render = summary
         detector = self.config.detector
         image = torch.zeros(detector.spixels * detector.fpixels, dtype=values.dtype, device=values.device)
         image = image.index_put((self.pixel_index,), values)
@@ -139,6 +166,7 @@ class Simulator(nn.Module):
         setup, _, _ = self.scattering_setup()
         trace = PixelTrace()
         device = self.pixel_index.device
+        interpolating = self.last_render is None or self.last_render.interpolating
         pixel_intensities(setup, torch.tensor([fast], device=device), torch.tensor([slow], device=device),
-                          RenderState(interpolating=self.last_render is None or self.last_render.interpolating), trace)
+                          interpolating, trace)
         return trace
