@@ -425,6 +425,16 @@ def test_degenerate_detector_vectors_raise(args, words):
 
 
 @pytest.mark.parametrize("args", [
+    ["-beam_vector", "0", "0", "1"],
+    ["-beam_vector", "0", "1", "0", "-polar_vector", "0", "1", "0"],
+])
+def test_beam_parallel_to_detector_plane_is_a_clear_error(args):
+    """The C divides by DBL_MIN and renders nothing (distance 0); torch_sim reports impossible geometry."""
+    with pytest.raises(InputError, match="beam does not meet the detector plane"):
+        resolve_arguments(CELL + ["-detpixels", "16"] + args)
+
+
+@pytest.mark.parametrize("args", [
     ["-detpixels", "-5"],
     ["-detpixels_f", "-5"],
     ["-detpixels_s", "-1"],
@@ -460,10 +470,7 @@ def test_unknown_pivot_value_raises(value):
     ("sample", Pivot.SAMPLE),
     ("beam", Pivot.BEAM),
     ("sample_pivot", Pivot.SAMPLE),
-    pytest.param("samplebeam", Pivot.BEAM, marks=pytest.mark.xfail(strict=True, reason=(
-        "port bug: nanobragg_flags._pivot tests 'sample' and 'beam' with if/elif; nanoBragg.c L642-646 "
-        "runs both strstr tests in turn, so a value containing both words gives BEAM (C prints "
-        "'pivoting detector around direct beam spot' for -fdet_vector 0 0 1 -pivot samplebeam)"))),
+    ("samplebeam", Pivot.BEAM),
 ])
 def test_pivot_values_matched_by_substring(value, pivot):
     """C: strstr(value, "sample") then strstr(value, "beam") (the second wins when both are in it)."""

@@ -157,8 +157,7 @@ def preamble_lines(model: Simulator, raw: RawArguments) -> list:
         float(geometry.distance), float(geometry.detsize_f), float(geometry.detsize_s), float(geometry.pixel_size),
         detector.fpixels, detector.spixels))
     thickness_m = float(model.detector.params["detector_thickness"]) * 1e-6 if "detector_thickness" in model.detector.params else 0.0
-    mu_value = float(mu) if detector.thickness_um > 0.0 or detector.abs_depth_um is not None else -1.0
-    lines.append("  sensor is %g m thick in %d layers with mu= %g" % (thickness_m, detector.thicksteps, mu_value))
+    lines.append("  sensor is %g m thick in %d layers with mu= %g" % (thickness_m, detector.thicksteps, float(mu)))
     lines.append("  Xbeam=%g Ybeam=%g" % (float(geometry.Xbeam), float(geometry.Ybeam)))
     lines.append("  Fbeam=%g Sbeam=%g" % (float(geometry.Fbeam), float(geometry.Sbeam)))
     lines.append("  Xclose=%g Yclose=%g" % (float(geometry.Xclose), float(geometry.Yclose)))
@@ -172,7 +171,7 @@ def preamble_lines(model: Simulator, raw: RawArguments) -> list:
     lines.append("  dials origin= " + _g(*geometry.dials_origin_mm))
     lines.append("  roi: %d < x < %d && %d < y < %d" % detector.roi)
     lines += _divergence_summary(model, divsteps)
-    spread = float(model.crystal.params["mosaic_spread"]) if "mosaic_spread" in model.crystal.params else 0.0
+    spread = float(model.crystal.params["mosaic_spread"]) if "mosaic_spread" in model.crystal.params else crystal.mosaic_spread_deg
     lines.append("  %d mosaic domains over mosaic spread of %g degrees" % (crystal.mosaic_domains, spread))
     osc = float(model.crystal.params["osc_range"]) if "osc_range" in model.crystal.params else crystal.osc_range_deg
     lines.append("  %d phi steps from %g to %g degrees" % (crystal.phisteps, phi_start * RTD, (phi_start + osc / RTD) * RTD))

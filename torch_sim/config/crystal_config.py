@@ -71,3 +71,6 @@ class CrystalConfig:
     interpolation_fallback: str = "c"
     #: False reproduces the C program: a phi step of exactly 0 reuses the previous step's rotation.
     phi_zero_rotates: bool = False
+    #: True rounds the mosaic rotation angle to float32 as the C does (the gradient passes
+    #: straight through); False keeps it exact, e.g. for finite-difference gradient checks.
+    mosaic_float32: bool = True

@@ -147,12 +147,12 @@ def _sample_size(*axes: int) -> Action:
 
 def _pivot(raw, values):
     word = values.text()
+    if "sample" not in word and "beam" not in word:
+        raise InputError(f"{values.flag}: expected 'sample' or 'beam', got {word!r}")
     if "sample" in word:
         raw.pivot = Pivot.SAMPLE
-    elif "beam" in word:
+    if "beam" in word:
         raw.pivot = Pivot.BEAM
-    else:
-        raise InputError(f"{values.flag}: expected 'sample' or 'beam', got {word!r}")
 
 
 def _detector_abs(raw, values):

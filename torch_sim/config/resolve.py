@@ -180,19 +180,27 @@ def _initial_geometry(detector: DetectorConfig):
     return detector_geometry(detector, {k: torch.tensor(v, dtype=torch.float64) for k, v in params.items()})
 
 
-def _cell_from_matrix(raw: RawArguments):
-    """Cell constants and orientation of a MOSFLM matrix: returns (cell (A, deg), U) with file vectors = U @ default frame."""
+def _matrix_reciprocal_vectors(raw: RawArguments) -> np.ndarray:
+    """Reciprocal vectors of a -mat file as columns a*, b*, c* (1/A): the MOSFLM matrix divided by the wavelength."""
     matrix = read_mosflm_matrix(raw.matfilename) * (1e-10 / (raw.lambda0_A / 1.0e10))
-    reciprocal = torch.tensor(matrix.T, dtype=torch.float64)
-    if abs(float(torch.det(reciprocal))) == 0.0:
+    if abs(np.linalg.det(matrix)) == 0.0:
         raise InputError(f"{raw.matfilename}: orientation matrix is singular")
-    lattice = lattice_from_reciprocal(*reciprocal.unbind(0))
-    a, b, c = (float(norm(v)) for v in (lattice.a, lattice.b, lattice.c))
+    return matrix
+
+
+def _default_frame(cell) -> np.ndarray:
+    """The C program's default-frame reciprocal vectors of a cell (A, deg), as columns."""
+    lengths = [torch.tensor(x, dtype=torch.float64) for x in cell[:3]]
+    angles = [torch.tensor(deg_to_rad(x), dtype=torch.float64) for x in cell[3:]]
+    return torch.stack(reciprocal_default_frame(*lengths, *angles)[:3], dim=1).numpy()
+
+
+def _cell_of_reciprocal(matrix: np.ndarray) -> tuple:
+    """Cell constants (A, deg) of reciprocal vectors given as columns."""
+    lattice = lattice_from_reciprocal(*torch.tensor(matrix.T, dtype=torch.float64).unbind(0))
+    a, b, c = lattice.a, lattice.b, lattice.c
     angle = lambda u, v: math.degrees(math.acos(float((u @ v) / (norm(u) * norm(v)))))
-    cell = (a, b, c, angle(lattice.b, lattice.c), angle(lattice.a, lattice.c), angle(lattice.a, lattice.b))
-    frame = torch.stack(reciprocal_default_frame(*[torch.tensor(x, dtype=torch.float64) for x in cell[:3]],
-                                                 *[torch.tensor(deg_to_rad(x), dtype=torch.float64) for x in cell[3:]])[:3], dim=1)
-    return cell, matrix @ np.linalg.inv(frame.numpy())
+    return (float(norm(a)), float(norm(b)), float(norm(c)), angle(b, c), angle(a, c), angle(a, b))
 
 
 def _user_cell(raw: RawArguments) -> tuple:
@@ -306,6 +314,8 @@ def _resolve(raw: RawArguments, mask, use_fdump: bool, messages: list) -> Simula
     if warning:
         messages.append(("steps", warning))
     geometry = _initial_geometry(detector)
+    if float(geometry.distance) == 0.0 or not math.isfinite(float(geometry.distance)):
+        raise InputError("impossible geometry: the beam does not meet the detector plane (beam . detector normal = 0)")
 
     interpolate = bool(raw.interpolate)
     if raw.interpolate > 1:
@@ -316,13 +326,16 @@ def _resolve(raw: RawArguments, mask, use_fdump: bool, messages: list) -> Simula
     rng = CRandom()
     if raw.matfilename is not None:
         messages.append(("cell", f"reading {raw.matfilename}"))
+    orientation = None
     if raw.user_cell:
         cell = _user_cell(raw)
-        orientation = None
-        if raw.matfilename is not None:
-            orientation = _cell_from_matrix(raw)[1]
-    else:
-        cell, orientation = _cell_from_matrix(raw)
+        check_cell(*cell)
+    if raw.matfilename is not None:
+        # the file's vectors replace the default frame (with -cell, the C keeps the cell's lengths)
+        matrix = _matrix_reciprocal_vectors(raw)
+        if not raw.user_cell:
+            cell = _cell_of_reciprocal(matrix)
+        orientation = matrix @ np.linalg.inv(_default_frame(cell))
     check_cell(*cell)
     misset_deg = raw.misset_deg or (0.0, 0.0, 0.0)
     random_misset = None

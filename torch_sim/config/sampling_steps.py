@@ -78,11 +78,14 @@ def thickness_steps(steps: Optional[int], thickness: float) -> tuple[int, float,
     """Detector sensor layers: (layers, thickness, divisor giving the layer spacing thickness/divisor).
 
     The C has no flag for the layer spacing: it is thickness/2 with two layers by
-    default, thickness/(layers-1) when the layer count is given (at least 2).
+    default, thickness/(layers-1) when the layer count is given (at least 2), and
+    a negative thickness with a layer count becomes 0.5 um in that many layers.
     """
     steps = -1 if steps is None else steps
     if steps <= 0:
         steps, divisor = 2, 2
+    elif thickness < 0.0:
+        thickness, divisor = 0.5, steps
     else:
         steps = max(steps, 2)
         divisor = steps - 1

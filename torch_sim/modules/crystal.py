@@ -7,7 +7,7 @@ from torch_sim.config.crystal_config import CrystalConfig
 from torch_sim.functional.cell import LatticeVectors
 from torch_sim.functional.crystal_orientation import lattice_vectors, phi_angles, rotated_real_vectors
 from torch_sim.modules.parameters import parameter_dict
-from torch_sim.rng import mosaic_rotation_matrices
+from torch_sim.rng import MosaicDraws, mosaic_rotation_matrices
 from torch_sim.units import deg_to_rad
 
 
@@ -72,11 +72,12 @@ class Crystal(nn.Module):
 
     def mosaic_matrices(self) -> torch.Tensor:
         """Rotation of each mosaic domain, [domains, 3, 3]; domain 0 is the identity."""
-        from torch_sim.rng import MosaicDraws
-
-        spread = deg_to_rad(self.params["mosaic_spread"]) if "mosaic_spread" in self.params else self.params["N_a"] * 0.0
+        if "mosaic_spread" in self.params:
+            spread = deg_to_rad(self.params["mosaic_spread"])
+        else:
+            spread = torch.zeros_like(self.params["N_a"])
         draws = MosaicDraws(axis=self.mosaic_axis, cap=self.mosaic_cap)
-        return mosaic_rotation_matrices(spread, draws)
+        return mosaic_rotation_matrices(spread, draws, round_float32=self.config.mosaic_float32)
 
     def forward(self, spindle: torch.Tensor) -> tuple[LatticeVectors, torch.Tensor]:
         """Base lattice and real vectors of every phi step and domain [phisteps * domains, 3, 3] (A)."""

@@ -45,15 +45,23 @@ class Detector(nn.Module):
         return detector_geometry(self.config, self.params)
 
     def sensor(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(layer spacing in m, attenuation mu in 1/m) of the sensor; zeros without thickness."""
-        reference = self.params["pixel_size"]
-        if "detector_thickness" not in self.params:
-            return torch.zeros_like(reference), torch.full_like(reference, -1.0)
-        thickness = self.params["detector_thickness"] * 1e-6
+        """(layer spacing in m, attenuation mu in 1/m) of the sensor, mu as the C holds it.
+
+        mu is 1/attenuation depth when ``-detector_abs`` was given (0 for ``inf``),
+        else 1/thickness for a thick sensor, else the C's "unset" value -1.
+        """
+        config, reference = self.config, self.params["pixel_size"]
+        if "detector_thickness" in self.params:
+            thickness = self.params["detector_thickness"] * 1e-6
+            spacing = thickness / config.thickstep_divisor
+        else:
+            thickness = spacing = torch.zeros_like(reference)
         if "detector_abs_depth" in self.params:
             mu = 1.0 / (self.params["detector_abs_depth"] * 1e-6)
-        elif self.config.abs_depth_um is not None:
-            mu = torch.zeros_like(thickness)
-        else:
+        elif config.abs_depth_um is not None:
+            mu = torch.full_like(reference, 0.0 if math.isinf(config.abs_depth_um) else 1.0 / (config.abs_depth_um * 1e-6))
+        elif "detector_thickness" in self.params:
             mu = 1.0 / thickness
-        return thickness / self.config.thickstep_divisor, mu
+        else:
+            mu = torch.full_like(reference, -1.0)
+        return spacing, mu
