@@ -19,17 +19,8 @@ import torch
 from golden import case_args, float_image, stage_inputs, stdout_lines
 from torch_sim.config.resolve import resolve_arguments
 from torch_sim.functional.detector_absorption import layer_capture_fraction
-from torch_sim.functional.lattice_shape import (
-    ROUND_SCALE,
-    fractional_part,
-    gauss_lattice_factor,
-    nearest_index,
-    round_lattice_factor,
-    sinc3_of_squared,
-    sincg_fractional,
-    square_lattice_factor,
-    tophat_lattice_factor,
-)
+from torch_sim.config.enums import CrystalShape
+from torch_sim.functional.lattice_shape import ROUND_SCALE, lattice_factor, nearest_index, sinc3, sincg
 from torch_sim.functional.polarization import polarization_factor
 from torch_sim.functional.rotations import rotate_axis, rotate_umat, rotate_xyz
 from torch_sim.functional.solid_angle import pixel_solid_angle
@@ -206,6 +197,30 @@ def _t(values):
     return torch.as_tensor(values, dtype=F64)
 
 
+def fractional_part(h):
+    return h - nearest_index(h)
+
+
+def sincg_fractional(delta, N):
+    return sincg(math.pi * delta, N)[0]
+
+
+def sinc3_of_squared(x2):
+    return sinc3(x2)[0]
+
+
+def _factor(shape):
+    def factor(h, N, *rest):
+        reciprocal, fudge = (rest if len(rest) == 2 else (torch.eye(3, dtype=F64), rest[0]))
+        return lattice_factor(h, N, reciprocal, shape, fudge)[0]
+    return factor
+
+
+round_lattice_factor = _factor(CrystalShape.ROUND)
+gauss_lattice_factor = _factor(CrystalShape.GAUSS)
+tophat_lattice_factor = _factor(CrystalShape.TOPHAT)
+
+
 @pytest.mark.parametrize("N", [2, 3, 4, 5, 8, 10])
 def test_sincg_fractional_matches_full_index_form_with_sign_rule(N):
     rng = np.random.default_rng(N)
@@ -251,7 +266,7 @@ def test_sincg_gradients_are_finite_at_bragg_positions():
 def test_square_lattice_factor_is_the_product_over_axes():
     hkl = _t([[0.1, -2.3, 4.45], [1.0, 0.0, -1.0]])
     N = _t([3.0, 4.0, 5.0])
-    ours = square_lattice_factor(hkl, N)
+    ours = lattice_factor(hkl, N, torch.eye(3, dtype=F64), CrystalShape.SQUARE, 1.0)[0]
     delta = hkl - torch.round(hkl)
     expected = torch.prod(sincg_fractional(delta, N), dim=-1)
     np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-15)
@@ -318,7 +333,7 @@ def test_nearest_structure_factor_and_default_outside():
     h, k, l, _, hkl_min = _table()
     table = _t(100 * h + 10 * k + l)
     query = _t([[0.4, 1.6, -0.5], [2.0, -2.0, -4.0], [3.6, 0.0, 0.0], [0.0, 0.0, 2.0]])
-    values = nearest_structure_factor(query, table, hkl_min, _t(7.0))
+    values, _, _ = nearest_structure_factor(query, table, hkl_min, _t(7.0))
     assert values.tolist() == [0 + 20 - 1, 200 - 20 - 4, 7.0, 7.0]  # l0 = ceil(-0.5 - 0.5) = -1
 
 

@@ -56,7 +56,8 @@ def build_model(argv: Sequence[str], use_fdump: bool):
         except InputError:
             config.messages.append(("hkl", f"WARNING: unable to open dump file: {raw.dumpfilename}"))
     dtype = torch.float32 if raw.dtype == "float32" else torch.float64
-    model = Simulator(config, dtype=dtype, device=torch_device(raw.device), memory_budget_mb=raw.memory_budget_mb)
+    model = Simulator(config, dtype=dtype, device=torch_device(raw.device), memory_budget_mb=raw.memory_budget_mb,
+                      compile=raw.compile)
     return model, raw
 
 

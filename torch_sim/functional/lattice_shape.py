@@ -1,84 +1,122 @@
-"""Lattice shape transforms F_latt: parallelepiped (sincg), ellipsoid (sinc3), Gaussian, top-hat.
+"""Lattice shape transforms F_latt and their derivatives.
 
-Inputs are fractional Miller indices h [..., 3] (h, k, l) and continuous cell
-counts N [3]. nanoBragg.c evaluates sin(pi*N*h)/sin(pi*h) on the whole index;
-here it is evaluated on the fractional part delta = h - round(h) (as the C
-program's CUDA build does), which is identical for integer N, accurate in
-float32, and periodic in h for the continuous N of refinement. Every function
-has finite first and second derivatives everywhere, including exact Bragg
-positions.
+Shapes: parallelepiped (sincg), ellipsoid (sinc3), Gaussian and top-hat spots.
+Inputs are fractional Miller indices h [..., 3] and continuous cell counts N [3].
+nanoBragg.c evaluates sin(pi N h)/sin(pi h) on the whole index; here it is
+evaluated on the fractional part delta = h - h0 (h0 the nearest whole index),
+as the C program's CUDA build does: identical for whole N up to the sign (the
+intensity uses the square), accurate in float32, and periodic in h for the
+continuous N of refinement. Removable singularities use Taylor series, so
+values, first and second derivatives are finite everywhere, exact Bragg
+positions included. Derivatives are closed forms used by the analytic backward
+of :mod:`torch_sim.functional.lattice_sum`.
 """
 
 import math
 
 import torch
 
+from torch_sim.config.enums import CrystalShape
+
 #: sqrt of the cube/sphere volume ratio used by the C program for round crystals.
 ROUND_SCALE = 0.723601254558268
-#: Below |N*pi*delta| of this, sincg uses its Taylor series (error < 1e-21 relative).
+#: Below |N x| of this, sincg uses its Taylor series (relative error < 1e-19).
 _SINCG_SERIES_LIMIT = 1e-3
 #: Below x^2 of this, sinc3 uses its Taylor series (error < 1e-22).
 _SINC3_SERIES_LIMIT = 1e-4
 
 
-def fractional_part(h: torch.Tensor) -> torch.Tensor:
-    """delta = h - round(h), in [-1/2, 1/2]; its derivative with respect to h is 1."""
-    return h - torch.round(h).detach()
-
-
-def sincg_fractional(delta: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
-    """sin(pi*N*delta)/sin(pi*delta) with the limit N at delta = 0 (C ``sincg``, delta-reduced)."""
-    x = math.pi * delta
-    small = torch.abs(N * x) < _SINCG_SERIES_LIMIT
-    x_safe = torch.where(small, torch.ones_like(x), x)
-    ratio = torch.sin(N * x_safe) / torch.sin(x_safe)
-    x2 = x * x
-    n2 = N * N
-    series = N * (1.0 - (n2 - 1.0) * x2 / 6.0 + (n2 - 1.0) * (3.0 * n2 - 7.0) * x2 * x2 / 360.0)
-    return torch.where(small, series, ratio)
-
-
-def sinc3_of_squared(x2: torch.Tensor) -> torch.Tensor:
-    """sinc3(x) = 3 (sin x - x cos x) / x^3 as a function of x^2 (C ``sinc3``), 1 at x = 0."""
-    small = x2 < _SINC3_SERIES_LIMIT
-    x2_safe = torch.where(small, torch.ones_like(x2), x2)
-    x = torch.sqrt(x2_safe)
-    direct = 3.0 * (torch.sin(x) / x - torch.cos(x)) / x2_safe
-    series = 1.0 - x2 / 10.0 + x2 * x2 / 280.0 - x2 * x2 * x2 / 15120.0
-    return torch.where(small, series, direct)
-
-
-def square_lattice_factor(h: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
-    """Parallelepiped crystal: product over axes of sincg, [...]."""
-    factors = sincg_fractional(fractional_part(h), N)
-    return factors[..., 0] * factors[..., 1] * factors[..., 2]
-
-
 def nearest_index(h: torch.Tensor) -> torch.Tensor:
-    """The C program's nearest whole index ``ceil(h - 0.5)`` (values are whole numbers)."""
+    """The C program's nearest whole index ``ceil(h - 0.5)`` (no gradient: piecewise constant)."""
     return torch.ceil(h - 0.5).detach()
 
 
-def round_lattice_factor(h: torch.Tensor, N: torch.Tensor, fudge: float) -> torch.Tensor:
-    """Ellipsoidal crystal: N_a N_b N_c * 0.7236 * sinc3(pi * sqrt(sum (dh N)^2 * fudge))."""
-    dh = h - nearest_index(h)
-    hrad_sqr = ((dh * N) ** 2).sum(-1)
-    return N.prod() * ROUND_SCALE * sinc3_of_squared(math.pi**2 * hrad_sqr * fudge)
+def sincg(x: torch.Tensor, N: torch.Tensor, with_derivatives: bool = False):
+    """(sin(N x)/sin(x), d/dx, d/dN) for x = pi*delta; the value is N at x = 0 (C ``sincg``).
+
+    Derivatives are None unless ``with_derivatives``.
+    """
+    nx = N * x
+    small = torch.abs(nx) < _SINCG_SERIES_LIMIT
+    x_safe = torch.where(small, torch.ones_like(x), x)
+    sin_nx, sin_x = torch.sin(N * x_safe), torch.sin(x_safe)
+    x2, n2 = x * x, N * N
+    series = N * (1.0 - (n2 - 1.0) * x2 / 6.0 + (n2 - 1.0) * (3.0 * n2 - 7.0) * x2 * x2 / 360.0)
+    value = torch.where(small, series, sin_nx / sin_x)
+    if not with_derivatives:
+        return value, None, None
+    cos_nx, cos_x = torch.cos(N * x_safe), torch.cos(x_safe)
+    d_x = torch.where(
+        small,
+        N * (-(n2 - 1.0) * x / 3.0 + (n2 - 1.0) * (3.0 * n2 - 7.0) * x2 * x / 90.0),
+        (N * cos_nx * sin_x - sin_nx * cos_x) / (sin_x * sin_x),
+    )
+    d_N = torch.where(
+        small,
+        1.0 - (3.0 * n2 - 1.0) * x2 / 6.0 + (15.0 * n2 * n2 - 30.0 * n2 + 7.0) * x2 * x2 / 360.0,
+        x_safe * cos_nx / sin_x,
+    )
+    return value, d_x, d_N
 
 
-def reciprocal_distance_sqr(h: torch.Tensor, N: torch.Tensor, reciprocal_matrix: torch.Tensor) -> torch.Tensor:
-    """|dh a* + dk b* + dl c*|^2 Na^2 Nb^2 Nc^2 (1/A^2), the C ``rad_star_sqr``; rows of ``reciprocal_matrix`` are a*, b*, c*."""
-    dh = h - nearest_index(h)
-    offset = dh @ reciprocal_matrix
-    return (offset * offset).sum(-1) * N.prod() ** 2
+def sinc3(u: torch.Tensor, with_derivative: bool = False):
+    """(sinc3(x), d sinc3/du) as functions of u = x^2, where sinc3(x) = 3 (sin x - x cos x)/x^3 (C ``sinc3``)."""
+    small = u < _SINC3_SERIES_LIMIT
+    u_safe = torch.where(small, torch.ones_like(u), u)
+    x = torch.sqrt(u_safe)
+    sin_x, cos_x = torch.sin(x), torch.cos(x)
+    g = sin_x - x * cos_x
+    value = torch.where(small, 1.0 - u / 10.0 + u * u / 280.0 - u * u * u / 15120.0, 3.0 * g / (u_safe * x))
+    if not with_derivative:
+        return value, None
+    d_u = torch.where(small, -1.0 / 10.0 + u / 140.0 - u * u / 5040.0,
+                      3.0 * (u_safe * sin_x - 3.0 * g) / (u_safe * u_safe) / (2.0 * x))
+    return value, d_u
 
 
-def gauss_lattice_factor(h, N, reciprocal_matrix, fudge: float) -> torch.Tensor:
-    """Gaussian spots of the same height and FWHM as square-crystal spots: N^3 exp(-rad*/0.63*fudge)."""
-    return N.prod() * torch.exp(-(reciprocal_distance_sqr(h, N, reciprocal_matrix) / 0.63 * fudge))
+def lattice_factor(h: torch.Tensor, N: torch.Tensor, reciprocal: torch.Tensor, shape: CrystalShape, fudge: float,
+                   with_derivatives: bool = False):
+    """F_latt [...] for fractional indices h [..., 3], and if asked dF/dh [..., 3], dF/dN [..., 3], dF/dreciprocal.
 
-
-def tophat_lattice_factor(h, N, reciprocal_matrix, fudge: float) -> torch.Tensor:
-    """Flat-top spots: N^3 inside rad* * fudge < 0.3969, 0 outside (no gradient with respect to h)."""
-    inside = reciprocal_distance_sqr(h, N, reciprocal_matrix) * fudge < 0.3969
-    return N.prod() * inside.to(h.dtype)
+    ``reciprocal`` [3, 3] (rows a*, b*, c* in 1/A) sets the spot size of Gaussian
+    and top-hat spots (C ``rad_star_sqr``); dF/dreciprocal [..., 3, 3] is
+    returned for Gaussian spots only (None otherwise, and for derivatives not asked).
+    """
+    delta = h - nearest_index(h)
+    if shape == CrystalShape.SQUARE:
+        s, ds_dx, ds_dN = sincg(math.pi * delta, N, with_derivatives)
+        s0, s1, s2 = s.unbind(-1)
+        value = s0 * s1 * s2
+        if not with_derivatives:
+            return value, None, None, None
+        others = torch.stack((s1 * s2, s0 * s2, s0 * s1), dim=-1)
+        return value, math.pi * ds_dx * others, ds_dN * others, None
+    N_product = N[0] * N[1] * N[2]
+    N_others = torch.stack((N[1] * N[2], N[0] * N[2], N[0] * N[1]))
+    if shape == CrystalShape.ROUND:
+        scaled = delta * N
+        u = math.pi**2 * fudge * (scaled * scaled).sum(-1)
+        f, f_u = sinc3(u, with_derivatives)
+        value = N_product * ROUND_SCALE * f
+        if not with_derivatives:
+            return value, None, None, None
+        common = (N_product * ROUND_SCALE * f_u * 2.0 * math.pi**2 * fudge)[..., None]
+        return value, common * delta * N * N, (ROUND_SCALE * f)[..., None] * N_others + common * delta * delta * N, None
+    offset = delta @ reciprocal  # reciprocal-space distance to the nearest node (1/A)
+    distance2 = (offset * offset).sum(-1)
+    N2 = N_product * N_product
+    rad = distance2 * N2  # the C's dimensionful rad_star_sqr
+    if shape == CrystalShape.TOPHAT:
+        inside = (rad * fudge < 0.3969).to(h.dtype)
+        value = N_product * inside
+        if not with_derivatives:
+            return value, None, None, None
+        return value, torch.zeros_like(h), inside[..., None] * N_others, None
+    value = N_product * torch.exp(-(rad / 0.63 * fudge))
+    if not with_derivatives:
+        return value, None, None, None
+    factor = (-value * fudge / 0.63 * N2)[..., None]
+    d_h = 2.0 * factor * (offset @ reciprocal.T)
+    d_N = ((value / N_product) - value * fudge / 0.63 * distance2 * 2.0 * N_product)[..., None] * N_others
+    d_reciprocal = 2.0 * factor[..., None] * delta[..., :, None] * offset[..., None, :]
+    return value, d_h, d_N, d_reciprocal

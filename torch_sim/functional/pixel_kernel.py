@@ -23,13 +23,8 @@ import torch
 
 from torch_sim.config.enums import CrystalShape
 from torch_sim.functional.detector_absorption import layer_capture_fraction
-from torch_sim.functional.lattice_shape import (
-    gauss_lattice_factor,
-    nearest_index,
-    round_lattice_factor,
-    square_lattice_factor,
-    tophat_lattice_factor,
-)
+from torch_sim.functional.lattice_shape import lattice_factor, nearest_index
+from torch_sim.functional.lattice_sum import LatticeSumSpec, lattice_sum, miller_indices
 from torch_sim.functional.polarization import polarization_factor
 from torch_sim.functional.rotations import rotate_axis
 from torch_sim.functional.solid_angle import pixel_solid_angle
@@ -87,14 +82,16 @@ class ScatteringSetup:
     oversample_omega: bool = False
     oversample_polar: bool = False
     oversample_thick: bool = False
+    #: Evaluate the lattice sum with torch.compile'd kernels.
+    compiled: bool = False
 
 
 @dataclass
 class ChunkResult:
     """Outputs of one chunk of pixels.
 
-    ``values`` [P] photons; ``solid_angle_sum`` the C's ``omega_sum`` over the
-    chunk (detached); ``interpolation_tripped`` the C warning if this chunk hit
+    ``values`` [P] photons; ``solid_angle_sum`` [P] each pixel's part of the C's
+    ``omega_sum`` (detached); ``interpolation_tripped`` the C warning if this chunk hit
     the first out-of-range interpolation (interpolation is then off for the
     rest of the render).
     """
@@ -137,16 +134,6 @@ def subpixel_positions(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.T
     return position
 
 
-def _lattice_factor(setup: ScatteringSetup, hkl: torch.Tensor) -> torch.Tensor:
-    if setup.shape == CrystalShape.SQUARE:
-        return square_lattice_factor(hkl, setup.N)
-    if setup.shape == CrystalShape.ROUND:
-        return round_lattice_factor(hkl, setup.N, setup.fudge)
-    if setup.shape == CrystalShape.GAUSS:
-        return gauss_lattice_factor(hkl, setup.N, setup.reciprocal_matrix, setup.fudge)
-    return tophat_lattice_factor(hkl, setup.N, setup.reciprocal_matrix, setup.fudge)
-
-
 def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.Tensor,
                       interpolating: bool) -> tuple[torch.Tensor, Optional[str]]:
     """F_cell [P, T, S, J, R] with the C program's interpolation rules, and the fallback warning if tripped.
@@ -156,7 +143,7 @@ def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.
     """
     if setup.table is None:
         return setup.default_F.expand(hkl.shape[:-1]), None
-    nearest = nearest_structure_factor(hkl, setup.table, setup.hkl_min, setup.default_F)
+    nearest, _, _ = nearest_structure_factor(hkl, setup.table, setup.hkl_min, setup.default_F)
     if not (setup.interpolate and interpolating):
         return nearest, None
     interpolated = interpolated_structure_factor(hkl, setup.table, setup.hkl_min)
@@ -183,13 +170,48 @@ def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.argmax(mask.to(torch.uint8), dim=-1), mask.any(-1)
 
 
+def _evaluation_terms(setup: ScatteringSetup, scattering, cut, interpolating: bool):
+    """Generic path: every evaluation's F_cell^2 F_latt^2 [P, T, S, J, R] kept for autograd.
+
+    Returns (hkl, lattice, F_cell, term, skipped, tripped warning or None).
+    """
+    hkl = miller_indices(scattering.reshape(-1, 3), setup.real_vectors).reshape(
+        *scattering.shape[:-1], setup.real_vectors.shape[0], 3)
+    lattice, _, _, _ = lattice_factor(hkl, setup.N, setup.reciprocal_matrix, setup.shape, setup.fudge)
+    skipped = cut[..., None].expand(lattice.shape)
+    if not setup.has_water:
+        skipped = skipped | (lattice == 0.0)
+    F_cell, tripped = _structure_factor(setup, hkl, ~skipped, interpolating)
+    term = F_cell * F_cell * lattice * lattice
+    if setup.source_weight is not None:
+        term = term * setup.source_weight[:, None]
+    term = torch.where(cut[..., None], torch.zeros_like(term), term)
+    return hkl, lattice, F_cell, term, skipped, tripped
+
+
+def _running_product_intensity(setup: ScatteringSetup, term, skipped, omega, polar, capture) -> torch.Tensor:
+    """The C's I = (I + term) * factor over evaluations in loop order when -oversample_* flags are set, [P]."""
+    n_pixels = term.shape[0]
+    factor = torch.ones_like(term)
+    if setup.oversample_thick:
+        factor = factor * capture[..., None, None]
+    if setup.oversample_polar:
+        factor = factor * polar[..., None]
+    if setup.oversample_omega:
+        factor = factor * omega[..., None, None]
+    factor = torch.where(skipped, torch.ones_like(factor), factor).reshape(n_pixels, -1)
+    suffix = torch.flip(torch.cumprod(torch.flip(factor, [1]), dim=1), [1])
+    return setup.background * suffix[:, 0] + (term.reshape(n_pixels, -1) * suffix).sum(-1)
+
+
 def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor,
                       interpolating: bool = True, trace: Optional[PixelTrace] = None) -> ChunkResult:
     """Float-image values (photons) of the pixels at (``fast``, ``slow``) [P] (integer tensors).
 
     A pure function of its inputs (so a chunk can be recomputed for its backward
     pass): ``interpolating`` is the C program's interpolation switch at the
-    start of the chunk.
+    start of the chunk. Without ``-oversample_*`` flags, interpolation or a
+    trace, the evaluations go through :func:`lattice_sum` (analytic backward).
     """
     position = subpixel_positions(setup, fast, slow)  # [P, T, S, 3]
     diffracted, airpath = unitize(position)
@@ -212,32 +234,24 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     else:
         polar = polarization_factor(setup.kahn_factor, setup.incident, diffracted[..., None, :], setup.polar_vector)
 
-    hkl = torch.einsum("ptsjx,rvx->ptsjrv", scattering, setup.real_vectors)  # [P, T, S, J, R, 3]
-    lattice = _lattice_factor(setup, hkl)
-    skipped = cut[..., None].expand(lattice.shape)
-    if not setup.has_water:
-        skipped = skipped | (lattice == 0.0)
-    F_cell, tripped = _structure_factor(setup, hkl, ~skipped, interpolating)
-    term = F_cell * F_cell * lattice * lattice
-    if setup.source_weight is not None:
-        term = term * setup.source_weight[:, None]
-    term = torch.where(cut[..., None], torch.zeros_like(term), term)
-
     n_pixels = fast.shape[0]
-    terms = term.reshape(n_pixels, -1)
-    if setup.oversample_omega or setup.oversample_polar or setup.oversample_thick:
-        factor = torch.ones_like(term)
-        if setup.oversample_thick:
-            factor = factor * capture[..., None, None]
-        if setup.oversample_polar:
-            factor = factor * polar[..., None]
-        if setup.oversample_omega:
-            factor = factor * omega[..., None, None]
-        factor = torch.where(skipped, torch.ones_like(factor), factor).reshape(n_pixels, -1)
-        suffix = torch.flip(torch.cumprod(torch.flip(factor, [1]), dim=1), [1])
-        intensity = setup.background * suffix[:, 0] + (terms * suffix).sum(-1)
+    running_product = setup.oversample_omega or setup.oversample_polar or setup.oversample_thick
+    generic = running_product or (setup.interpolate and interpolating) or trace is not None
+    tripped = None
+    if generic:
+        hkl, lattice, F_cell, term, skipped, tripped = _evaluation_terms(setup, scattering, cut, interpolating)
+        if running_product:
+            intensity = _running_product_intensity(setup, term, skipped, omega, polar, capture)
+        else:
+            intensity = setup.background + term.reshape(n_pixels, -1).sum(-1)
     else:
-        intensity = setup.background + terms.sum(-1)
+        spec = LatticeSumSpec(setup.shape, setup.fudge, setup.table is not None, setup.compiled)
+        sums = lattice_sum(scattering.reshape(-1, 3), setup.real_vectors, setup.N, setup.reciprocal_matrix,
+                           setup.table, setup.hkl_min, setup.default_F, spec).reshape(stol.shape)
+        if setup.source_weight is not None:
+            sums = sums * setup.source_weight
+        sums = torch.where(cut, torch.zeros_like(sums), sums)
+        intensity = setup.background + sums.reshape(n_pixels, -1).sum(-1)
 
     value = setup.scale * intensity
     capture_final = capture[:, -1, 0]
@@ -263,4 +277,4 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
             capture=capture[0, -1, -1] if setup.oversample_thick else capture_final[0],
             real_vectors=setup.real_vectors[-1], value=value[0],
         )
-    return ChunkResult(value, counted.detach().sum(), tripped)
+    return ChunkResult(value, counted.detach().sum((1, 2)), tripped)

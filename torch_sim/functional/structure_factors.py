@@ -11,21 +11,18 @@ import torch
 from torch_sim.functional.lattice_shape import nearest_index
 
 
-def _flat_index(indices: torch.Tensor, hkl_min: torch.Tensor, shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flat table positions of whole indices [..., 3] and whether they lie inside the table."""
-    offset = (indices - hkl_min).long()
-    sizes = torch.tensor(shape, device=indices.device)
-    inside = ((offset >= 0) & (offset < sizes)).all(-1)
-    offset = torch.where(inside.unsqueeze(-1), offset, torch.zeros_like(offset))
-    flat = (offset[..., 0] * shape[1] + offset[..., 1]) * shape[2] + offset[..., 2]
-    return flat, inside
+def nearest_structure_factor(h: torch.Tensor, table: torch.Tensor, hkl_min: torch.Tensor, default_F: torch.Tensor):
+    """F of the nearest reflection (C ``ceil(h-0.5)``), ``default_F`` outside the table; h [..., 3].
 
-
-def nearest_structure_factor(h: torch.Tensor, table: torch.Tensor, hkl_min: torch.Tensor, default_F: torch.Tensor) -> torch.Tensor:
-    """F of the nearest reflection (C ``ceil(h-0.5)``), ``default_F`` outside the table. h [..., 3] -> [...]."""
-    flat, inside = _flat_index(nearest_index(h), hkl_min, tuple(table.shape))
-    values = table.reshape(-1)[flat]
-    return torch.where(inside, values, default_F.to(values.dtype))
+    Returns (F [...], flat table index [...], inside-table mask [...]).
+    """
+    offset = (nearest_index(h) - hkl_min).to(torch.long)
+    sizes = table.shape
+    inside = ((offset[..., 0] >= 0) & (offset[..., 0] < sizes[0]) & (offset[..., 1] >= 0)
+              & (offset[..., 1] < sizes[1]) & (offset[..., 2] >= 0) & (offset[..., 2] < sizes[2]))
+    flat = (offset[..., 0] * sizes[1] + offset[..., 1]) * sizes[2] + offset[..., 2]
+    flat = torch.where(inside, flat, torch.zeros_like(flat))
+    return torch.where(inside, table.reshape(-1)[flat], default_F), flat, inside
 
 
 def interpolation_out_of_range(h: torch.Tensor, hkl_min: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:

@@ -36,14 +36,17 @@ class Simulator(nn.Module):
 
     ``params`` maps stable names to the leaf tensors of the detector, crystal and
     beam (command-line units); call ``requires_grad_()`` on those to refine.
-    Pixels are rendered in chunks sized from ``memory_budget_mb``.
+    Pixels are rendered in chunks sized from ``memory_budget_mb``; ``compile``
+    runs the hot loop through torch.compile (the first render pays the compilation).
     """
 
     def __init__(self, config: SimulationConfig, dtype: torch.dtype = torch.float64, device=None,
-                 memory_budget_mb: float = 512.0):
+                 memory_budget_mb: float = 512.0, compile: bool = False):
         super().__init__()
         self.config = config
         self.memory_budget_mb = memory_budget_mb
+        #: Evaluate the hot loop with torch.compile'd kernels (same numbers within rounding).
+        self.compile = compile
         self.detector = Detector(config.detector, dtype, device)
         self.crystal = Crystal(config.crystal, dtype, device)
         self.beam = Beam(config.beam, dtype, device)
@@ -105,7 +108,7 @@ class Simulator(nn.Module):
             scale=R_E_SQR_M2 * beam_params["fluence"] / config.steps,
             has_water=config.beam.water_size_um != 0.0,
             oversample_omega=config.detector.oversample_omega, oversample_polar=config.detector.oversample_polar,
-            oversample_thick=config.detector.oversample_thick,
+            oversample_thick=config.detector.oversample_thick, compiled=self.compile,
         )
         return setup, geometry, lattice
 
@@ -132,6 +135,10 @@ class Simulator(nn.Module):
         values, solid_angle = [], []
         for start in range(0, n_pixels, chunk):
             index = pixel_index[start:start + chunk]
+            count = index.numel()
+            if self.compile and count < chunk and n_pixels > chunk:
+                # one tensor shape for every chunk, so the compiled kernels are reused
+                index = torch.cat((index, index[-1:].expand(chunk - count)))
             interpolating = summary.interpolating
             if checkpointed:
                 result = torch.utils.checkpoint.checkpoint(
@@ -140,10 +147,10 @@ class Simulator(nn.Module):
                 result = pixel_intensities(setup, index % fpixels, index // fpixels, interpolating)
             if result.interpolation_tripped is not None:
                 summary.interpolating, summary.warning = False, result.interpolation_tripped
-            values.append(result.values)
-            solid_angle.append(result.solid_angle_sum)
+            values.append(result.values[:count])
+            solid_angle.append(result.solid_angle_sum[:count].sum())
             if progress is not None:
-                progress(index.numel())
+                progress(count)
         if not values:
             return torch.zeros(0, dtype=self.dtype, device=pixel_index.device)
         summary.solid_angle_sum = float(torch.stack(solid_angle).sum())

@@ -1,0 +1,168 @@
+"""The hot loop: F_cell^2 F_latt^2 summed over phi steps and mosaic domains, with an analytic backward.
+
+For Q scattering vectors S [Q, 3] (1/A) and R rotated cells A [R, 3, 3] (rows
+a, b, c in A), the Miller indices are h = A_r S_q and the sum is
+
+    T_q = sum_r F(h)^2 L(h)^2.
+
+``lattice_sum`` is a ``torch.autograd.Function``: its forward keeps no
+intermediates (only the inputs), and its backward recomputes the indices and
+evaluates closed-form derivatives of the lattice factor and the structure
+factor in one pass. Memory is O(Q x R) for the chunk being differentiated,
+instead of the dozens of intermediates autograd would keep; the backward is
+differentiable again (second derivatives), since it is made of torch operations.
+
+Supported here: every crystal shape with a constant ``default_F`` or the
+nearest-reflection table. Tricubic interpolation and the ``-oversample_*``
+running products take the generic autograd path in ``pixel_kernel``.
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from torch_sim.config.enums import CrystalShape
+from torch_sim.functional.lattice_shape import lattice_factor
+from torch_sim.functional.structure_factors import nearest_structure_factor
+
+
+@dataclass(frozen=True)
+class LatticeSumSpec:
+    """Static choices of the lattice sum: crystal shape, fudge factor, table or constant F, compiled or eager."""
+
+    shape: CrystalShape
+    fudge: float
+    use_table: bool
+    compiled: bool = False
+
+
+_COMPILED = {}
+
+
+def _maybe_compiled(function, spec: LatticeSumSpec):
+    """``function`` compiled by torch.compile (one fused loop per shape) when ``spec.compiled``."""
+    if not spec.compiled:
+        return function
+    if function not in _COMPILED:
+        _COMPILED[function] = torch.compile(function, dynamic=False, fullgraph=True)
+    return _COMPILED[function]
+
+
+def miller_indices(S: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """h [Q, R, 3] = A_r S_q: a batched matrix product, or broadcast products that a compiler fuses."""
+    if torch.compiler.is_compiling():
+        return (S[:, None, None, :] * A[None, :, :, :]).sum(-1)
+    return torch.einsum("qx,rvx->qrv", S, A)
+
+
+def lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> torch.Tensor:
+    """T [Q] = sum over r of F^2 L^2 (no gradients kept; the forward of :class:`LatticeSum`)."""
+    h = miller_indices(S, A)
+    value, _, _, _ = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge)
+    if spec.use_table:
+        F, _, _ = nearest_structure_factor(h, table, hkl_min, default_F)
+    else:
+        F = default_F
+    amplitude = F * value
+    return (amplitude * amplitude).sum(-1)
+
+
+def _derivative_pieces(S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
+    """Per evaluation [Q, R]: d(F^2 L^2)/dL-weighted lattice derivatives and dT/dF, plus the table lookup."""
+    h = miller_indices(S, A)
+    L, dL_dh, dL_dN, dL_drec = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge, with_derivatives=True)
+    if spec.use_table:
+        F, flat, inside = nearest_structure_factor(h, table, hkl_min, default_F)
+    else:
+        F, flat, inside = default_F.expand_as(L), None, None
+    d_term_dL = 2.0 * F * F * L
+    d_term_dF = 2.0 * F * L * L
+    return dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside
+
+
+def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
+    """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F."""
+    dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
+        S, A, N, reciprocal, table, hkl_min, default_F, spec)
+    weight = grad_T[:, None]
+    scale = weight * d_term_dL
+    g_h = scale[..., None] * dL_dh  # [Q, R, 3]
+    grad_S = torch.einsum("qrv,rvx->qx", g_h, A)
+    grad_A = torch.einsum("qrv,qx->rvx", g_h, S)
+    grad_N = (scale[..., None] * dL_dN).sum((0, 1))
+    grad_reciprocal = None if dL_drec is None else (scale[..., None, None] * dL_drec).sum((0, 1))
+    g_F = weight * d_term_dF
+    grad_table = None
+    if spec.use_table:
+        in_table = torch.where(inside, g_F, torch.zeros_like(g_F))
+        grad_table = torch.zeros(table.numel(), dtype=g_F.dtype, device=g_F.device)
+        grad_table = grad_table.index_add(0, flat.reshape(-1), in_table.reshape(-1)).reshape(table.shape)
+        grad_default = (g_F - in_table).sum()
+    else:
+        grad_default = g_F.sum()
+    return grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default
+
+
+def lattice_sum_jvp(tangents, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> torch.Tensor:
+    """Directional derivative dT [Q] along tangents (dS, dA, dN, dreciprocal, dtable, ddefault_F); None means 0."""
+    dS, dA, dN, d_reciprocal, d_table, d_default = tangents
+    dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
+        S, A, N, reciprocal, table, hkl_min, default_F, spec)
+    dL = torch.zeros_like(d_term_dL)
+    if dS is not None:
+        dL = dL + (dL_dh * miller_indices(dS, A)).sum(-1)
+    if dA is not None:
+        dL = dL + (dL_dh * miller_indices(S, dA)).sum(-1)
+    if dN is not None:
+        dL = dL + (dL_dN * dN).sum(-1)
+    if d_reciprocal is not None and dL_drec is not None:
+        dL = dL + (dL_drec * d_reciprocal).sum((-2, -1))
+    dF = torch.zeros_like(d_term_dF)
+    if spec.use_table:
+        if d_table is not None:
+            dF = dF + torch.where(inside, d_table.reshape(-1)[flat], torch.zeros_like(dF))
+        if d_default is not None:
+            dF = dF + torch.where(inside, torch.zeros_like(dF), d_default.expand_as(dF))
+    elif d_default is not None:
+        dF = dF + d_default
+    return (d_term_dL * dL + d_term_dF * dF).sum(-1)
+
+
+class LatticeSum(torch.autograd.Function):
+    """T = lattice_sum_values(...) with analytic backward and forward-mode derivatives."""
+
+    @staticmethod
+    def forward(S, A, N, reciprocal, table, hkl_min, default_F, spec):
+        return _maybe_compiled(lattice_sum_values, spec)(S, A, N, reciprocal, table, hkl_min, default_F, spec)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        *tensors, spec = inputs
+        ctx.spec = spec
+        ctx.save_for_backward(*tensors)
+        ctx.save_for_forward(*tensors)
+
+    @staticmethod
+    def backward(ctx, grad_T):
+        # a compiled function cannot be differentiated again: double backward runs eagerly
+        gradients = lattice_sum_gradients if torch.is_grad_enabled() else _maybe_compiled(lattice_sum_gradients, ctx.spec)
+        grads = gradients(grad_T, *ctx.saved_tensors, ctx.spec)
+        grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default = grads
+        needs = ctx.needs_input_grad
+        return (grad_S if needs[0] else None, grad_A if needs[1] else None, grad_N if needs[2] else None,
+                grad_reciprocal if needs[3] else None, grad_table if needs[4] else None, None,
+                grad_default if needs[6] else None, None)
+
+    @staticmethod
+    def jvp(ctx, dS, dA, dN, d_reciprocal, d_table, _d_hkl_min, d_default, _d_spec):
+        return lattice_sum_jvp((dS, dA, dN, d_reciprocal, d_table, d_default), *ctx.saved_tensors, ctx.spec)
+
+
+def lattice_sum(S: torch.Tensor, A: torch.Tensor, N: torch.Tensor, reciprocal: torch.Tensor,
+                table: Optional[torch.Tensor], hkl_min: Optional[torch.Tensor], default_F: torch.Tensor,
+                spec: LatticeSumSpec) -> torch.Tensor:
+    """T [Q] = sum_r F(A_r S_q)^2 L(A_r S_q)^2, differentiable with a memory-lean analytic backward."""
+    if table is None:
+        table = hkl_min = default_F.new_zeros(0)
+    return LatticeSum.apply(S, A, N, reciprocal, table, hkl_min, default_F, spec)
