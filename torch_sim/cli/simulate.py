@@ -96,8 +96,7 @@ def run(argv: Sequence[str], out=print) -> int:
             out(line)
 
     image = _render(model, raw)
-    if model.last_render.warning:
-        out(model.last_render.warning)
+    warning = model.last_render.warning
     image32 = image.detach().to("cpu", torch.float32).numpy()
     detector = model.config.detector
     if raw.printout:
@@ -108,7 +107,8 @@ def run(argv: Sequence[str], out=print) -> int:
             if slow * detector.fpixels + fast in rendered:
                 for line in report.pixel_trace_lines(model, fast, slow, float(image32[slow, fast])):
                     out(line)
-    out("")
+    # the C's interpolation warning has no newline: the "\n" printed after the pixel loop ends it
+    out(warning.rstrip("\n") if warning else "")
     omega = float(model.last_render.solid_angle_sum) / model.config.steps
     out("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (omega, 100 * omega / 4 / math.pi))
 

@@ -1,0 +1,160 @@
+"""Behaviours outside the golden cases: interpolation fallback, phi = 0 steps, chunked backward,
+float32, source weights, devices, and the compiled kernels through the whole model."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import torch_sim
+from golden import CASES, case_args, image_agreement, stage_inputs
+from torch_sim.errors import InputError
+from torch_sim.functional.crystal_orientation import phi_angles
+
+CELL = ["-cell", "30", "32", "34", "88", "92", "95", "-misset", "3", "4", "5"]
+#: N = 2 selects tricubic interpolation; a table of |h|,|k|,|l| <= 3 is left at moderate angles.
+FALLBACK = CELL + ["-hkl", "small.hkl", "-N", "2", "-lambda", "1.0", "-distance", "60", "-detpixels", "48",
+                   "-pixel", "0.5", "-oversample", "1"]
+
+
+@pytest.fixture
+def small_table(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    with open(tmp_path / "small.hkl", "w") as handle:
+        for h in range(-3, 4):
+            for k in range(-3, 4):
+                for l in range(-3, 4):
+                    handle.write(f"{h} {k} {l} {rng.uniform(20, 200):.3f}\n")
+    monkeypatch.chdir(tmp_path)
+
+
+def _render(argv, **kwargs):
+    model = torch_sim.from_nanobragg_args(argv, **kwargs)
+    with torch.no_grad():
+        return model, model()
+
+
+def test_interpolation_fallback_switches_off_for_the_rest_of_the_image(small_table):
+    """C order: interpolation until the first out-of-range stencil, nearest reflections after it.
+
+    (Checked against nanoBragg.c run single-threaded: identical float image and warning.)
+    """
+    model, c_order = _render(FALLBACK)
+    warning = model.last_render.warning
+    assert warning.startswith("WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: ")
+    _, local = _render(FALLBACK + ["-interpolation_fallback", "local"])
+    _, nearest = _render(FALLBACK + ["-nointerpolate"])
+    flat_c, flat_local, flat_nearest = (x.reshape(-1) for x in (c_order, local, nearest))
+    same = lambda a, b: torch.isclose(a, b, rtol=1e-12, atol=0)
+    first = int(torch.nonzero(~same(flat_c, flat_local))[0])
+    assert first > 0
+    assert same(flat_c[:first], flat_local[:first]).all()
+    assert same(flat_c[first:], flat_nearest[first:]).all()
+    assert not same(flat_local, flat_nearest).all()
+
+
+def test_local_interpolation_fallback_uses_nearest_only_out_of_range(small_table):
+    model, local = _render(FALLBACK + ["-interpolation_fallback", "local"])
+    assert model.last_render.warning is None
+    _, nearest = _render(FALLBACK + ["-nointerpolate"])
+    close_to_beam = local[20:28, 20:28]
+    assert not torch.equal(close_to_beam, nearest[20:28, 20:28])
+
+
+def test_phi_zero_step_reuses_the_previous_rotation():
+    phi_start, step = torch.tensor(0.0, dtype=torch.float64), torch.tensor(0.01, dtype=torch.float64)
+    assert phi_angles(phi_start, step, 3).tolist() == [0.02, 0.01, 0.02]
+    assert phi_angles(phi_start, step, 3, zero_rotates=True).tolist() == [0.0, 0.01, 0.02]
+    middle = phi_angles(torch.tensor(-0.01, dtype=torch.float64), step, 3)
+    assert middle.tolist() == [-0.01, -0.01, 0.01]
+    assert phi_angles(phi_start, step, 1).tolist() == [0.0]
+
+
+def test_phi_zero_rotates_option_changes_the_image():
+    argv = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "32", "-pixel", "0.4", "-distance", "60",
+                   "-phi", "0", "-osc", "1", "-phisteps", "2", "-oversample", "1"]
+    _, quirk = _render(argv)
+    _, rotating = _render(argv + ["-phi_zero_rotates"])
+    _, last_step_only = _render(CELL + ["-default_F", "50", "-N", "4", "-detpixels", "32", "-pixel", "0.4",
+                                        "-distance", "60", "-phi", "0.5", "-oversample", "1"])
+    assert torch.allclose(quirk, last_step_only, rtol=1e-12)
+    assert not torch.allclose(quirk, rotating, rtol=1e-6)
+
+
+def test_chunked_checkpointed_backward_matches_one_chunk():
+    argv = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "24", "-pixel", "0.5", "-distance", "60",
+                   "-mosaic", "0.5", "-mosaic_domains", "3", "-oversample", "2", "-Xbeam", "8", "-Ybeam", "9"]
+    gradients = []
+    for budget in (512.0, 0.02):
+        model = torch_sim.from_nanobragg_args(argv, memory_budget_mb=budget)
+        for value in model.params.values():
+            value.requires_grad_(True)
+        (model() ** 2).sum().backward()
+        gradients.append({name: value.grad for name, value in model.params.items()})
+    assert torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.02).chunk_pixels() < 24 * 24
+    for name, gradient in gradients[0].items():
+        assert torch.allclose(gradient, gradients[1][name], rtol=1e-10, atol=0), name
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if n != "realistic_1024"])
+def test_float32_agrees_with_float64(name, tmp_path, monkeypatch):
+    """float32 evaluates the lattice factor on the fractional index: correlation >= 0.9999 with float64."""
+    stage_inputs(name, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _, image64 = _render(case_args(name))
+    _, image32 = _render(case_args(name), dtype=torch.float32)
+    assert image32.dtype == torch.float32
+    correlation, _ = image_agreement(image32.double().numpy(), image64.numpy())
+    assert correlation >= 0.9999
+
+
+def test_source_weights_option(tmp_path, monkeypatch):
+    stage_inputs("sourcefile", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    # -nopolar: the C applies the first source's polarization factor to every source of a pixel
+    argv = case_args("sourcefile") + ["-nopolar"]
+    model, unweighted = _render(argv)
+    _, weighted = _render(argv + ["-source_weights"])
+    weights = model.config.beam.source_file.weights
+    assert weights.tolist() == [1.0, 0.5, 2.0]
+    single = []
+    for k in range(3):
+        rows = np.loadtxt("sources.txt")[k:k + 1]
+        np.savetxt(f"one_{k}.txt", rows)
+        _, image = _render([("one_%d.txt" % k) if a == "sources.txt" else a for a in argv])
+        single.append(image)
+    # each single-source image is normalised by 1 source instead of 3
+    assert torch.allclose(unweighted, sum(single) / 3, rtol=1e-10)
+    assert torch.allclose(weighted, sum(w * image for w, image in zip(weights, single)) / 3, rtol=1e-10)
+
+
+def test_cpu_device_and_missing_cuda():
+    argv = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "8"]
+    _, image = _render(argv, device=torch.device("cpu"))
+    assert image.device.type == "cpu"
+    from torch_sim.cli.simulate import torch_device
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA is not available"):
+            torch_device("cuda")
+    with pytest.raises(InputError, match="unknown device"):
+        torch_device("tpu9")
+
+
+@pytest.mark.slow
+def test_compiled_model_matches_eager():
+    argv = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "20", "-pixel", "0.5", "-distance", "60",
+                   "-mosaic", "0.5", "-mosaic_domains", "3", "-Xbeam", "8", "-Ybeam", "9"]
+    eager = torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.05)
+    compiled = torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.05, compile=True)
+    assert eager.chunk_pixels() < 400 and 400 % eager.chunk_pixels() != 0  # exercises the padded last chunk
+    images, gradients = [], []
+    for model in (eager, compiled):
+        model.params["distance"].requires_grad_(True)
+        image = model()
+        (gradient,) = torch.autograd.grad(image.sum(), model.params["distance"])
+        images.append(image.detach())
+        gradients.append(gradient)
+    assert torch.allclose(images[0], images[1], rtol=1e-12)
+    assert torch.allclose(gradients[0], gradients[1], rtol=1e-10)
+    assert compiled.last_render.solid_angle_sum == pytest.approx(eager.last_render.solid_angle_sum, rel=1e-12)
