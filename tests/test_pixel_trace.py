@@ -212,7 +212,7 @@ def sinc3_of_squared(x2):
 def _factor(shape):
     def factor(h, N, *rest):
         reciprocal, fudge = (rest if len(rest) == 2 else (torch.eye(3, dtype=F64), rest[0]))
-        return lattice_factor(h, N, reciprocal, shape, fudge)[0]
+        return lattice_factor(h.movedim(-1, 0), N, reciprocal, shape, fudge)[0]
     return factor
 
 
@@ -266,7 +266,7 @@ def test_sincg_gradients_are_finite_at_bragg_positions():
 def test_square_lattice_factor_is_the_product_over_axes():
     hkl = _t([[0.1, -2.3, 4.45], [1.0, 0.0, -1.0]])
     N = _t([3.0, 4.0, 5.0])
-    ours = lattice_factor(hkl, N, torch.eye(3, dtype=F64), CrystalShape.SQUARE, 1.0)[0]
+    ours = lattice_factor(hkl.T, N, torch.eye(3, dtype=F64), CrystalShape.SQUARE, 1.0)[0]
     delta = hkl - torch.round(hkl)
     expected = torch.prod(sincg_fractional(delta, N), dim=-1)
     np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-15)
@@ -333,7 +333,7 @@ def test_nearest_structure_factor_and_default_outside():
     h, k, l, _, hkl_min = _table()
     table = _t(100 * h + 10 * k + l)
     query = _t([[0.4, 1.6, -0.5], [2.0, -2.0, -4.0], [3.6, 0.0, 0.0], [0.0, 0.0, 2.0]])
-    values, _, _ = nearest_structure_factor(query, table, hkl_min, _t(7.0))
+    values, _, _ = nearest_structure_factor(query.T, table, hkl_min, _t(7.0))
     assert values.tolist() == [0 + 20 - 1, 200 - 20 - 4, 7.0, 7.0]  # l0 = ceil(-0.5 - 0.5) = -1
 
 
@@ -343,9 +343,9 @@ def test_tricubic_interpolation_is_exact_for_cubics():
     cubic = lambda h, k, l: 1.0 + 0.5 * h ** 3 - 2.0 * h * k + 0.25 * k ** 2 * l + 0.1 * l ** 3 - h * k * l
     table = _t(cubic(h, k, l).astype(float))
     query = _t([[0.3, 0.7, -1.2], [-0.9, 0.0, -1.5], [0.0, 1.0, -1.0], [0.5, 0.5, -1.5]])
-    assert not interpolation_out_of_range(query, hkl_min, tuple(table.shape)).any()
+    assert not interpolation_out_of_range(query.T, hkl_min, tuple(table.shape)).any()
     expected = [cubic(*row) for row in query.tolist()]
-    np.testing.assert_allclose(interpolated_structure_factor(query, table, hkl_min).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(interpolated_structure_factor(query.T, table, hkl_min).numpy(), expected, rtol=1e-12)
 
 
 def test_interpolation_out_of_range_follows_the_c_test():
@@ -354,8 +354,8 @@ def test_interpolation_out_of_range_follows_the_c_test():
     shape = h.shape  # ranges 7, 6, 6 from -3, -2, -4
     inside = _t([[-1.0, 0.0, -2.0], [0.99, 0.99, -1.01]])
     outside = _t([[-1.01, 0.0, -2.0], [1.01, 0.0, -2.0], [0.0, 1.01, -2.0], [0.0, 0.0, -2.01], [0.0, 0.0, -0.99]])
-    assert interpolation_out_of_range(inside, hkl_min, shape).tolist() == [False, False]
-    assert interpolation_out_of_range(outside, hkl_min, shape).tolist() == [True] * 5
+    assert interpolation_out_of_range(inside.T, hkl_min, shape).tolist() == [False, False]
+    assert interpolation_out_of_range(outside.T, hkl_min, shape).tolist() == [True] * 5
 
 
 # ----------------------------------------------------------------------------- polarization

@@ -1,7 +1,9 @@
 """Lattice shape transforms F_latt and their derivatives.
 
 Shapes: parallelepiped (sincg), ellipsoid (sinc3), Gaussian and top-hat spots.
-Inputs are fractional Miller indices h [..., 3] and continuous cell counts N [3].
+Inputs are fractional Miller indices h [3, ...] (axis first: h, k, l, so that
+the long evaluation dimension is innermost and vectorizes) and continuous cell
+counts N [3].
 nanoBragg.c evaluates sin(pi N h)/sin(pi h) on the whole index; here it is
 evaluated on the fractional part delta = h - h0 (h0 the nearest whole index),
 as the C program's CUDA build does: identical for whole N up to the sign (the
@@ -74,36 +76,47 @@ def sinc3(u: torch.Tensor, with_derivative: bool = False):
     return value, d_u
 
 
+def _axis_first(N: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """N [3] shaped to broadcast against axis-first tensors [3, ...]."""
+    return N.reshape((3,) + (1,) * (like.dim() - 1))
+
+
+def contract(vectors: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """sum_i vectors[i] matrix[i, j] for axis-first vectors [3, ...] -> [3, ...] (row vector times matrix)."""
+    return torch.stack([vectors[0] * matrix[0, j] + vectors[1] * matrix[1, j] + vectors[2] * matrix[2, j]
+                        for j in range(3)])
+
+
 def lattice_factor(h: torch.Tensor, N: torch.Tensor, reciprocal: torch.Tensor, shape: CrystalShape, fudge: float,
                    with_derivatives: bool = False):
-    """F_latt [...] for fractional indices h [..., 3], and if asked dF/dh [..., 3], dF/dN [..., 3], dF/dreciprocal.
+    """F_latt [...] for fractional indices h [3, ...], and if asked dF/dh [3, ...], dF/dN [3, ...], dF/dreciprocal.
 
     ``reciprocal`` [3, 3] (rows a*, b*, c* in 1/A) sets the spot size of Gaussian
-    and top-hat spots (C ``rad_star_sqr``); dF/dreciprocal [..., 3, 3] is
+    and top-hat spots (C ``rad_star_sqr``); dF/dreciprocal [3, 3, ...] is
     returned for Gaussian spots only (None otherwise, and for derivatives not asked).
     """
     delta = h - nearest_index(h)
+    Nb = _axis_first(N, h)
     if shape == CrystalShape.SQUARE:
-        s, ds_dx, ds_dN = sincg(math.pi * delta, N, with_derivatives)
-        s0, s1, s2 = s.unbind(-1)
-        value = s0 * s1 * s2
+        s, ds_dx, ds_dN = sincg(math.pi * delta, Nb, with_derivatives)
+        value = s[0] * s[1] * s[2]
         if not with_derivatives:
             return value, None, None, None
-        others = torch.stack((s1 * s2, s0 * s2, s0 * s1), dim=-1)
+        others = torch.stack((s[1] * s[2], s[0] * s[2], s[0] * s[1]))
         return value, math.pi * ds_dx * others, ds_dN * others, None
     N_product = N[0] * N[1] * N[2]
-    N_others = torch.stack((N[1] * N[2], N[0] * N[2], N[0] * N[1]))
+    N_others = _axis_first(torch.stack((N[1] * N[2], N[0] * N[2], N[0] * N[1])), h)
     if shape == CrystalShape.ROUND:
-        scaled = delta * N
-        u = math.pi**2 * fudge * (scaled * scaled).sum(-1)
+        scaled = delta * Nb
+        u = math.pi**2 * fudge * (scaled[0] * scaled[0] + scaled[1] * scaled[1] + scaled[2] * scaled[2])
         f, f_u = sinc3(u, with_derivatives)
         value = N_product * ROUND_SCALE * f
         if not with_derivatives:
             return value, None, None, None
-        common = (N_product * ROUND_SCALE * f_u * 2.0 * math.pi**2 * fudge)[..., None]
-        return value, common * delta * N * N, (ROUND_SCALE * f)[..., None] * N_others + common * delta * delta * N, None
-    offset = delta @ reciprocal  # reciprocal-space distance to the nearest node (1/A)
-    distance2 = (offset * offset).sum(-1)
+        common = N_product * ROUND_SCALE * f_u * 2.0 * math.pi**2 * fudge
+        return value, common * delta * Nb * Nb, ROUND_SCALE * f * N_others + common * delta * delta * Nb, None
+    offset = contract(delta, reciprocal)  # reciprocal-space distance to the nearest node (1/A)
+    distance2 = offset[0] * offset[0] + offset[1] * offset[1] + offset[2] * offset[2]
     N2 = N_product * N_product
     rad = distance2 * N2  # the C's dimensionful rad_star_sqr
     if shape == CrystalShape.TOPHAT:
@@ -111,12 +124,12 @@ def lattice_factor(h: torch.Tensor, N: torch.Tensor, reciprocal: torch.Tensor, s
         value = N_product * inside
         if not with_derivatives:
             return value, None, None, None
-        return value, torch.zeros_like(h), inside[..., None] * N_others, None
+        return value, torch.zeros_like(h), inside * N_others, None
     value = N_product * torch.exp(-(rad / 0.63 * fudge))
     if not with_derivatives:
         return value, None, None, None
-    factor = (-value * fudge / 0.63 * N2)[..., None]
-    d_h = 2.0 * factor * (offset @ reciprocal.T)
-    d_N = ((value / N_product) - value * fudge / 0.63 * distance2 * 2.0 * N_product)[..., None] * N_others
-    d_reciprocal = 2.0 * factor[..., None] * delta[..., :, None] * offset[..., None, :]
+    factor = -value * fudge / 0.63 * N2
+    d_h = 2.0 * factor * contract(offset, reciprocal.T)
+    d_N = (value / N_product - value * fudge / 0.63 * distance2 * 2.0 * N_product) * N_others
+    d_reciprocal = 2.0 * factor * delta[:, None] * offset[None, :]
     return value, d_h, d_N, d_reciprocal

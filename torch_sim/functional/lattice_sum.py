@@ -10,11 +10,14 @@ intermediates (only the inputs), and its backward recomputes the indices and
 evaluates closed-form derivatives of the lattice factor and the structure
 factor in one pass. Memory is O(Q x R) for the chunk being differentiated,
 instead of the dozens of intermediates autograd would keep; the backward is
-differentiable again (second derivatives), since it is made of torch operations.
+differentiable again (second derivatives), since it is made of torch
+operations, and it also provides forward-mode derivatives (``jvp``).
 
-Supported here: every crystal shape with a constant ``default_F`` or the
-nearest-reflection table. Tricubic interpolation and the ``-oversample_*``
-running products take the generic autograd path in ``pixel_kernel``.
+Per-evaluation tensors are laid out [R, Q] (Miller indices [3, R, Q]) so the
+long dimension is innermost and a compiler can vectorize it. Supported here:
+every crystal shape with a constant ``default_F`` or the nearest-reflection
+table; tricubic interpolation and the ``-oversample_*`` running products take
+the generic autograd path in ``pixel_kernel``.
 """
 
 from dataclasses import dataclass
@@ -41,7 +44,7 @@ _COMPILED = {}
 
 
 def _maybe_compiled(function, spec: LatticeSumSpec):
-    """``function`` compiled by torch.compile (one fused loop per shape) when ``spec.compiled``."""
+    """``function`` compiled by torch.compile (one fused, vectorized loop) when ``spec.compiled``."""
     if not spec.compiled:
         return function
     if function not in _COMPILED:
@@ -50,49 +53,49 @@ def _maybe_compiled(function, spec: LatticeSumSpec):
 
 
 def miller_indices(S: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """h [Q, R, 3] = A_r S_q: a batched matrix product, or broadcast products that a compiler fuses."""
+    """h [3, R, Q] = A_r S_q for S [Q, 3] and A [R, 3, 3]: a batched product, or broadcast sums a compiler fuses."""
     if torch.compiler.is_compiling():
-        return (S[:, None, None, :] * A[None, :, :, :]).sum(-1)
-    return torch.einsum("qx,rvx->qrv", S, A)
+        S_t = S.T
+        return torch.stack([A[:, v, 0, None] * S_t[0] + A[:, v, 1, None] * S_t[1] + A[:, v, 2, None] * S_t[2]
+                            for v in range(3)])
+    return torch.einsum("rvx,qx->vrq", A, S)
+
+
+def _structure_factor(h, table, hkl_min, default_F, spec: LatticeSumSpec):
+    """(F [R, Q], flat table index or None, in-table mask or None)."""
+    if spec.use_table:
+        return nearest_structure_factor(h, table, hkl_min, default_F)
+    return default_F.expand(h.shape[1:]), None, None
 
 
 def lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> torch.Tensor:
     """T [Q] = sum over r of F^2 L^2 (no gradients kept; the forward of :class:`LatticeSum`)."""
     h = miller_indices(S, A)
     value, _, _, _ = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge)
-    if spec.use_table:
-        F, _, _ = nearest_structure_factor(h, table, hkl_min, default_F)
-    else:
-        F = default_F
+    F, _, _ = _structure_factor(h, table, hkl_min, default_F, spec)
     amplitude = F * value
-    return (amplitude * amplitude).sum(-1)
+    return (amplitude * amplitude).sum(0)
 
 
 def _derivative_pieces(S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
-    """Per evaluation [Q, R]: d(F^2 L^2)/dL-weighted lattice derivatives and dT/dF, plus the table lookup."""
+    """Per evaluation: lattice derivatives [3(, 3), R, Q], d(F^2 L^2)/dL and /dF [R, Q], and the table lookup."""
     h = miller_indices(S, A)
     L, dL_dh, dL_dN, dL_drec = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge, with_derivatives=True)
-    if spec.use_table:
-        F, flat, inside = nearest_structure_factor(h, table, hkl_min, default_F)
-    else:
-        F, flat, inside = default_F.expand_as(L), None, None
-    d_term_dL = 2.0 * F * F * L
-    d_term_dF = 2.0 * F * L * L
-    return dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside
+    F, flat, inside = _structure_factor(h, table, hkl_min, default_F, spec)
+    return dL_dh, dL_dN, dL_drec, 2.0 * F * F * L, 2.0 * F * L * L, flat, inside
 
 
 def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
     """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F."""
     dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
         S, A, N, reciprocal, table, hkl_min, default_F, spec)
-    weight = grad_T[:, None]
-    scale = weight * d_term_dL
-    g_h = scale[..., None] * dL_dh  # [Q, R, 3]
-    grad_S = torch.einsum("qrv,rvx->qx", g_h, A)
-    grad_A = torch.einsum("qrv,qx->rvx", g_h, S)
-    grad_N = (scale[..., None] * dL_dN).sum((0, 1))
-    grad_reciprocal = None if dL_drec is None else (scale[..., None, None] * dL_drec).sum((0, 1))
-    g_F = weight * d_term_dF
+    scale = grad_T * d_term_dL  # [R, Q]
+    g_h = scale * dL_dh  # [3, R, Q]
+    grad_S = torch.einsum("vrq,rvx->qx", g_h, A)
+    grad_A = torch.einsum("vrq,qx->rvx", g_h, S)
+    grad_N = (scale * dL_dN).sum((1, 2))
+    grad_reciprocal = None if dL_drec is None else (scale * dL_drec).sum((2, 3))
+    g_F = grad_T * d_term_dF
     grad_table = None
     if spec.use_table:
         in_table = torch.where(inside, g_F, torch.zeros_like(g_F))
@@ -111,13 +114,13 @@ def lattice_sum_jvp(tangents, S, A, N, reciprocal, table, hkl_min, default_F, sp
         S, A, N, reciprocal, table, hkl_min, default_F, spec)
     dL = torch.zeros_like(d_term_dL)
     if dS is not None:
-        dL = dL + (dL_dh * miller_indices(dS, A)).sum(-1)
+        dL = dL + (dL_dh * miller_indices(dS, A)).sum(0)
     if dA is not None:
-        dL = dL + (dL_dh * miller_indices(S, dA)).sum(-1)
+        dL = dL + (dL_dh * miller_indices(S, dA)).sum(0)
     if dN is not None:
-        dL = dL + (dL_dN * dN).sum(-1)
+        dL = dL + (dL_dN * dN[:, None, None]).sum(0)
     if d_reciprocal is not None and dL_drec is not None:
-        dL = dL + (dL_drec * d_reciprocal).sum((-2, -1))
+        dL = dL + (dL_drec * d_reciprocal[:, :, None, None]).sum((0, 1))
     dF = torch.zeros_like(d_term_dF)
     if spec.use_table:
         if d_table is not None:
@@ -126,7 +129,7 @@ def lattice_sum_jvp(tangents, S, A, N, reciprocal, table, hkl_min, default_F, sp
             dF = dF + torch.where(inside, torch.zeros_like(dF), d_default.expand_as(dF))
     elif d_default is not None:
         dF = dF + d_default
-    return (d_term_dL * dL + d_term_dF * dF).sum(-1)
+    return (d_term_dL * dL + d_term_dF * dF).sum(0)
 
 
 class LatticeSum(torch.autograd.Function):
@@ -147,8 +150,8 @@ class LatticeSum(torch.autograd.Function):
     def backward(ctx, grad_T):
         # a compiled function cannot be differentiated again: double backward runs eagerly
         gradients = lattice_sum_gradients if torch.is_grad_enabled() else _maybe_compiled(lattice_sum_gradients, ctx.spec)
-        grads = gradients(grad_T, *ctx.saved_tensors, ctx.spec)
-        grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default = grads
+        grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default = gradients(
+            grad_T, *ctx.saved_tensors, ctx.spec)
         needs = ctx.needs_input_grad
         return (grad_S if needs[0] else None, grad_A if needs[1] else None, grad_N if needs[2] else None,
                 grad_reciprocal if needs[3] else None, grad_table if needs[4] else None, None,

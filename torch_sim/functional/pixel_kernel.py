@@ -138,11 +138,13 @@ def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.
                       interpolating: bool) -> tuple[torch.Tensor, Optional[str]]:
     """F_cell [P, T, S, J, R] with the C program's interpolation rules, and the fallback warning if tripped.
 
+    ``hkl`` is axis first, [3, P, T, S, J, R].
+
     ``reached`` marks evaluations the C gets to (not cut by dmin, F_latt != 0
     unless there is water background): only those can trip the interpolation fallback.
     """
     if setup.table is None:
-        return setup.default_F.expand(hkl.shape[:-1]), None
+        return setup.default_F.expand(hkl.shape[1:]), None
     nearest, _, _ = nearest_structure_factor(hkl, setup.table, setup.hkl_min, setup.default_F)
     if not (setup.interpolate and interpolating):
         return nearest, None
@@ -154,7 +156,7 @@ def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.
     if not bool(flat.any()):
         return interpolated, None
     first = int(torch.argmax(flat.to(torch.uint8)))
-    h = hkl.reshape(-1, 3)[first]
+    h = hkl.reshape(3, -1)[:, first]
     h0 = nearest_index(h)
     warning = (
         "WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: "
@@ -173,10 +175,10 @@ def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _evaluation_terms(setup: ScatteringSetup, scattering, cut, interpolating: bool):
     """Generic path: every evaluation's F_cell^2 F_latt^2 [P, T, S, J, R] kept for autograd.
 
-    Returns (hkl, lattice, F_cell, term, skipped, tripped warning or None).
+    Returns (hkl [3, P, T, S, J, R], lattice, F_cell, term, skipped, tripped warning or None).
     """
-    hkl = miller_indices(scattering.reshape(-1, 3), setup.real_vectors).reshape(
-        *scattering.shape[:-1], setup.real_vectors.shape[0], 3)
+    hkl = miller_indices(scattering.reshape(-1, 3), setup.real_vectors).transpose(1, 2).reshape(
+        3, *scattering.shape[:-1], setup.real_vectors.shape[0])
     lattice, _, _, _ = lattice_factor(hkl, setup.N, setup.reciprocal_matrix, setup.shape, setup.fudge)
     skipped = cut[..., None].expand(lattice.shape)
     if not setup.has_water:
@@ -270,7 +272,7 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
         value = value * omega_final
     if trace is not None:
         trace.values.update(
-            stol=stol[0, -1, -1, -1], position=position[0, -1, -1], hkl=hkl[0, -1, -1, -1, -1],
+            stol=stol[0, -1, -1, -1], position=position[0, -1, -1], hkl=hkl[:, 0, -1, -1, -1, -1],
             F_cell=F_cell[0, -1, -1, -1, -1], F_latt=lattice[0, -1, -1, -1, -1], I=intensity[0],
             polar=polar[0, -1, -1, -1] if setup.oversample_polar else polar_final[0],
             omega=omega[0, -1, -1] if setup.oversample_omega else omega_final[0],

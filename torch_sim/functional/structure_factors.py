@@ -1,9 +1,10 @@
 """Structure factors F_cell at fractional Miller indices: nearest reflection or tricubic interpolation.
 
 The table is a dense tensor F [H, K, L] whose entry [0, 0, 0] is reflection
-``hkl_min``. Indices outside the table give ``default_F``. Interpolation is the
-C program's tensor product of 4-point Lagrange polynomials through the
-reflections floor(h)-1 .. floor(h)+2 in each direction.
+``hkl_min`` [3]. Indices outside the table give ``default_F``. Interpolation is
+the C program's tensor product of 4-point Lagrange polynomials through the
+reflections floor(h)-1 .. floor(h)+2 in each direction. Miller indices are
+axis first, h [3, ...].
 """
 
 import torch
@@ -12,52 +13,56 @@ from torch_sim.functional.lattice_shape import nearest_index
 
 
 def nearest_structure_factor(h: torch.Tensor, table: torch.Tensor, hkl_min: torch.Tensor, default_F: torch.Tensor):
-    """F of the nearest reflection (C ``ceil(h-0.5)``), ``default_F`` outside the table; h [..., 3].
+    """F of the nearest reflection (C ``ceil(h-0.5)``), ``default_F`` outside the table; h [3, ...].
 
     Returns (F [...], flat table index [...], inside-table mask [...]).
     """
-    offset = (nearest_index(h) - hkl_min).to(torch.long)
+    index = nearest_index(h)
     sizes = table.shape
-    inside = ((offset[..., 0] >= 0) & (offset[..., 0] < sizes[0]) & (offset[..., 1] >= 0)
-              & (offset[..., 1] < sizes[1]) & (offset[..., 2] >= 0) & (offset[..., 2] < sizes[2]))
-    flat = (offset[..., 0] * sizes[1] + offset[..., 1]) * sizes[2] + offset[..., 2]
+    offset = [(index[axis] - hkl_min[axis]).to(torch.long) for axis in range(3)]
+    inside = ((offset[0] >= 0) & (offset[0] < sizes[0]) & (offset[1] >= 0) & (offset[1] < sizes[1])
+              & (offset[2] >= 0) & (offset[2] < sizes[2]))
+    flat = (offset[0] * sizes[1] + offset[1]) * sizes[2] + offset[2]
     flat = torch.where(inside, flat, torch.zeros_like(flat))
     return torch.where(inside, table.reshape(-1)[flat], default_F), flat, inside
 
 
 def interpolation_out_of_range(h: torch.Tensor, hkl_min: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     """The C test for a 4-point stencil leaving the table: (h - h_min + 3) > h_range or h - 2 < h_min, any axis."""
-    sizes = torch.tensor(shape, dtype=h.dtype, device=h.device)
-    return ((h - hkl_min + 3 > sizes) | (h - 2 < hkl_min)).any(-1)
+    out = torch.zeros(h.shape[1:], dtype=torch.bool, device=h.device)
+    for axis in range(3):
+        out = out | (h[axis] - hkl_min[axis] + 3 > shape[axis]) | (h[axis] - 2 < hkl_min[axis])
+    return out
 
 
-def _lagrange_weights(u: torch.Tensor) -> torch.Tensor:
-    """Weights [..., 4] of the nodes -1, 0, 1, 2 for a position u in [0, 1) after the floor."""
-    return torch.stack((
+def _lagrange_weights(u: torch.Tensor) -> list:
+    """Weights of the nodes -1, 0, 1, 2 for a position u in [0, 1) after the floor."""
+    return [
         -u * (u - 1.0) * (u - 2.0) / 6.0,
         (u + 1.0) * (u - 1.0) * (u - 2.0) / 2.0,
         -(u + 1.0) * u * (u - 2.0) / 2.0,
         (u + 1.0) * u * (u - 1.0) / 6.0,
-    ), dim=-1)
+    ]
 
 
 def interpolated_structure_factor(h: torch.Tensor, table: torch.Tensor, hkl_min: torch.Tensor) -> torch.Tensor:
-    """Tricubic Lagrange interpolation of F (C ``polin3``); h [..., 3] -> [...].
+    """Tricubic Lagrange interpolation of F (C ``polin3``); h [3, ...] -> [...].
 
     Only meaningful where :func:`interpolation_out_of_range` is False; elsewhere
     the stencil is clamped into the table.
     """
     base = torch.floor(h).detach()
-    weights = _lagrange_weights(h - base)  # [..., 3, 4]
-    shape = tuple(table.shape)
+    weights = [_lagrange_weights(h[axis] - base[axis]) for axis in range(3)]
+    sizes = table.shape
+    start = []
+    for axis in range(3):
+        first = (base[axis] - 1.0 - hkl_min[axis]).to(torch.long)
+        start.append(torch.clamp(torch.clamp(first, min=0), max=max(sizes[axis] - 4, 0)))
     flat_table = table.reshape(-1)
-    start = (base - 1.0 - hkl_min).long()
-    upper = torch.tensor(shape, device=h.device) - 4
-    start = torch.minimum(torch.clamp(start, min=0), torch.clamp(upper, min=0))
-    result = torch.zeros(h.shape[:-1], dtype=h.dtype, device=h.device)
+    result = torch.zeros(h.shape[1:], dtype=h.dtype, device=h.device)
     for i in range(4):
         for j in range(4):
-            row = ((start[..., 0] + i) * shape[1] + start[..., 1] + j) * shape[2] + start[..., 2]
-            along_l = sum(flat_table[row + k] * weights[..., 2, k] for k in range(4))
-            result = result + weights[..., 0, i] * weights[..., 1, j] * along_l
+            row = ((start[0] + i) * sizes[1] + start[1] + j) * sizes[2] + start[2]
+            along_l = sum(flat_table[row + k] * weights[2][k] for k in range(4))
+            result = result + weights[0][i] * weights[1][j] * along_l
     return result

@@ -27,7 +27,7 @@ class Convergence:
 
     max_iterations: int = 100
     relative_loss_change: float = 1e-10
-    gradient_norm: float = 1e-5
+    gradient_norm: float = 1e-3
     #: Adam: the loss change must stay below the threshold this many iterations in a row.
     patience: int = 5
 

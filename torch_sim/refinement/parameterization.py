@@ -160,6 +160,10 @@ class Parameterization:
         """Values [k] (command-line units) of internal variables ``u`` [k]; differentiable."""
         return torch.stack([t.to_user(u[i]) for i, t in enumerate(self.transforms)])
 
+    def slopes(self, dtype=torch.float64, device=None) -> torch.Tensor:
+        """``dv/du`` at ``u = 0`` [k]: the scales."""
+        return torch.tensor([t.scale for t in self.transforms], dtype=dtype, device=device)
+
     def to_internal(self, values: Sequence[float], dtype=torch.float64, device=None) -> torch.Tensor:
         """Internal variables [k] of values [k] strictly inside their bounds."""
         return torch.tensor([t.to_internal(float(v)) for t, v in zip(self.transforms, values)], dtype=dtype,

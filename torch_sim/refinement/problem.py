@@ -16,7 +16,7 @@ import torch
 
 from torch_sim.errors import InputError
 from torch_sim.modules.simulator import Simulator
-from torch_sim.refinement.losses import LOSSES, photon_counts
+from torch_sim.refinement.losses import LOSSES, MIN_EXPECTED, photon_counts
 from torch_sim.refinement.parameterization import Parameterization
 from torch_sim.refinement.pixel_model import PixelModel
 from torch_sim.refinement.restraints import GaussianRestraints
@@ -97,6 +97,13 @@ class RefinementProblem:
     def mean_counts(self, values: torch.Tensor) -> torch.Tensor:
         """Expected photons including background, mu [P]."""
         return self.expected(values) + self.background_of(values)
+
+    def information_weights(self, values: torch.Tensor) -> torch.Tensor:
+        """Per-pixel weights W [P] of the Fisher information J^T W J: weights/mu (Poisson) or weights (least squares)."""
+        with torch.no_grad():
+            mu = self.mean_counts(values)
+        weights = self.weights if self.weights is not None else torch.ones_like(mu)
+        return weights / torch.clamp(mu, min=MIN_EXPECTED) if self.loss_name == "poisson" else weights
 
     def data_loss(self, values: torch.Tensor) -> torch.Tensor:
         return LOSSES[self.loss_name](self.expected(values), self.counts, self.background_of(values), None,

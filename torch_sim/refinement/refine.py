@@ -14,9 +14,9 @@ from torch_sim.api import from_nanobragg_args
 from torch_sim.errors import InputError
 from torch_sim.modules.simulator import Simulator
 from torch_sim.refinement.export_args import export_mismatches, export_nanobragg_args, write_mosflm_matrix
-from torch_sim.refinement.losses import MIN_EXPECTED
 from torch_sim.refinement.optimizers import OPTIMIZERS, Convergence, minimize
 from torch_sim.refinement.parameterization import default_scale
+from torch_sim.refinement.preconditioning import stage_preconditioner
 from torch_sim.refinement.plots import write_image_comparison, write_loss_trace, write_parameter_traces
 from torch_sim.refinement.problem import LOSS_PARAMETERS, RefinementProblem, build_problem
 from torch_sim.refinement.result import RefinementResult, StageReport
@@ -38,7 +38,7 @@ def refine(model: Simulator, observed, params: Sequence[str], loss: str = "poiss
            run_folder: Optional[str] = None, progress: bool = True, seed: int = 0, adc_offset: float = 0.0,
            background=0.0, scales: Optional[Mapping] = None, uncertainty: str = "fisher",
            convergence: Optional[Convergence] = None, base_argv: Optional[Sequence[str]] = None,
-           learning_rate: float = 0.1) -> RefinementResult:
+           learning_rate: float = 0.1, precondition: bool = True) -> RefinementResult:
     """Refine ``params`` of ``model`` against ``observed`` [slow, fast] and leave the model at the refined values.
 
     - ``loss``: ``"poisson"`` (negative log-likelihood of photon counts) or ``"least_squares"``;
@@ -52,6 +52,8 @@ def refine(model: Simulator, observed, params: Sequence[str], loss: str = "poiss
     - ``stages``: ``"default"``, ``"none"``, a JSON file or a list of :class:`Stage`/dicts
       (see :mod:`torch_sim.refinement.stages`); ``optimizer`` ``"lbfgs"`` or ``"adam"`` and
       ``max_iterations`` per stage unless the stage says otherwise.
+    - ``precondition``: whiten each stage's variables with its Fisher information first
+      (see :mod:`torch_sim.refinement.preconditioning`); ``convergence``: stopping rules.
     - ``uncertainty``: ``"fisher"``, ``"hessian"`` or ``"none"`` (see :mod:`torch_sim.refinement.uncertainty`).
     - ``run_folder``: write the run's folder (see :mod:`torch_sim.refinement.run_folder`);
       ``base_argv``, the model's nanoBragg command line, lets it write ``final_args.txt``.
@@ -81,7 +83,7 @@ def refine(model: Simulator, observed, params: Sequence[str], loss: str = "poiss
                    for k, name in enumerate(problem.names)},
         "stages": stages_as_json(stage_list), "optimizer": optimizer, "max_iterations": max_iterations,
         "convergence": vars(convergence or Convergence(max_iterations=max_iterations)),
-        "uncertainty": uncertainty, "learning_rate": learning_rate, "seed": seed,
+        "uncertainty": uncertainty, "learning_rate": learning_rate, "precondition": precondition, "seed": seed,
     }
     torch.manual_seed(seed)
     folder = RunFolder(run_folder) if run_folder is not None else None
@@ -91,7 +93,7 @@ def refine(model: Simulator, observed, params: Sequence[str], loss: str = "poiss
                                               "model": model.config})
             folder.write_json("environment.json", environment(problem.active.device, model.dtype, seed))
         result, records = _run(problem, stage_list, optimizer, max_iterations, convergence, learning_rate,
-                               uncertainty, progress, folder)
+                               precondition, uncertainty, progress, folder)
         if folder is not None:
             _write_outputs(folder, problem, result, records, base_argv)
             result.run_folder = folder.finish()
@@ -103,8 +105,8 @@ def refine(model: Simulator, observed, params: Sequence[str], loss: str = "poiss
 
 
 def _run(problem: RefinementProblem, stages: Sequence[Stage], optimizer: str, max_iterations: int,
-         convergence: Optional[Convergence], learning_rate: float, uncertainty: str, progress: bool,
-         folder: Optional[RunFolder]) -> tuple[RefinementResult, list]:
+         convergence: Optional[Convergence], learning_rate: float, precondition: bool, uncertainty: str,
+         progress: bool, folder: Optional[RunFolder]) -> tuple[RefinementResult, list]:
     """Run the stages, write the model's refined values, compute uncertainties; returns (result, metric records)."""
     began = time.perf_counter()
     names = problem.names
@@ -123,8 +125,10 @@ def _run(problem: RefinementProblem, stages: Sequence[Stage], optimizer: str, ma
             parameterization = problem.parameterization(stage.params, values)
             index = torch.tensor([names.index(name) for name in stage.params], device=values.device)
             current = values
+            transform = _stage_transform(problem, values, index, parameterization) if precondition else None
 
-            def full(u: torch.Tensor) -> torch.Tensor:
+            def full(w: torch.Tensor) -> torch.Tensor:
+                u = w if transform is None else transform @ w
                 return current.index_put((index,), parameterization.to_user(u))
 
             def callback(iteration: int, loss: float, gradient_norm: float, u: torch.Tensor) -> None:
@@ -164,6 +168,15 @@ def _run(problem: RefinementProblem, stages: Sequence[Stage], optimizer: str, ma
     return result, records
 
 
+def _stage_transform(problem: RefinementProblem, values: torch.Tensor, index: torch.Tensor,
+                     parameterization) -> torch.Tensor:
+    """The stage's Fisher preconditioner C (u = C w), see preconditioning.py."""
+    mean_counts = lambda stage_values: problem.mean_counts(values.index_put((index,), stage_values))
+    restraint = problem.restraints.hessian_diagonal(len(problem.names))[index]
+    slopes = parameterization.slopes(values.dtype, values.device)
+    return stage_preconditioner(mean_counts, problem.information_weights(values), values[index], slopes, restraint)
+
+
 def _uncertainty(problem: RefinementProblem, values: torch.Tensor, method: str) -> Uncertainty:
     """Covariance of the refined values from the Fisher information or the exact Hessian (see uncertainty.py)."""
     k = len(problem.names)
@@ -177,11 +190,7 @@ def _uncertainty(problem: RefinementProblem, values: torch.Tensor, method: str) 
             noise_variance = max(2.0 * float(problem.data_loss(values)) / degrees, 1e-300)
     if method == "fisher":
         jacobian = forward_jacobian(problem.mean_counts, values)
-        with torch.no_grad():
-            mu = problem.mean_counts(values)
-        weights = problem.weights if problem.weights is not None else torch.ones_like(mu)
-        pixel_weights = weights / torch.clamp(mu, min=MIN_EXPECTED) if problem.loss_name == "poisson" else weights
-        information = fisher_information(jacobian, pixel_weights / noise_variance)
+        information = fisher_information(jacobian, problem.information_weights(values) / noise_variance)
     else:
         information = loss_hessian(problem.data_loss, values) / noise_variance
     information = information + torch.diag(problem.restraints.hessian_diagonal(k))

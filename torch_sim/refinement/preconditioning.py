@@ -1,0 +1,38 @@
+"""Fisher preconditioning: whiten the internal variables of a stage before it is optimized.
+
+With the typical-step scaling alone, the loss's curvature still differs by
+orders of magnitude between parameters and strongly couples some of them
+(cell lengths with the distance, misset with the beam centre), and L-BFGS needs
+hundreds of iterations. At the start of a stage the Fisher information ``F``
+of its internal variables (``J^T W J`` from forward-mode Jacobians, plus the
+restraints) is computed once, and the optimizer works on ``w`` with
+``u = C w``, ``C = F^(-1/2)`` (eigenvalues floored): in ``w`` the curvature is
+close to the identity, a unit step is close to the Newton step, and the
+gradient norm measures the distance to the optimum in standard deviations.
+"""
+
+import torch
+
+from torch_sim.refinement.uncertainty import fisher_information, forward_jacobian
+
+#: Eigenvalues of F below this fraction of the largest are raised to it.
+EIGENVALUE_FLOOR = 1e-10
+
+
+def inverse_square_root(information: torch.Tensor) -> torch.Tensor:
+    """``C`` with ``C^T F C = I`` on the well-determined subspace: ``Q diag(lambda^-1/2) Q^T`` (floored)."""
+    symmetric = 0.5 * (information + information.T)
+    eigenvalues, vectors = torch.linalg.eigh(symmetric)
+    largest = torch.clamp(eigenvalues.max(), min=torch.finfo(eigenvalues.dtype).tiny)
+    floored = torch.clamp(eigenvalues, min=EIGENVALUE_FLOOR * largest)
+    return vectors @ torch.diag(floored.rsqrt()) @ vectors.T
+
+
+def stage_preconditioner(mean_counts, information_weights: torch.Tensor, stage_values: torch.Tensor,
+                         slopes: torch.Tensor, restraint_curvature: torch.Tensor) -> torch.Tensor:
+    """``C`` [k, k] for a stage: ``mean_counts(stage_values)`` gives mu [P]; ``slopes`` [k] are dv/du at u = 0;
+    ``restraint_curvature`` [k] the restraints' second derivatives (command-line units)."""
+    jacobian = forward_jacobian(mean_counts, stage_values) * slopes
+    information = fisher_information(jacobian, information_weights)
+    information = information + torch.diag(restraint_curvature * slopes * slopes)
+    return inverse_square_root(information)
