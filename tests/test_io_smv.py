@@ -171,12 +171,23 @@ def test_write_smv_rejects_inconsistent_input(tmp_path):
     assert not (tmp_path / "x.img").exists()
 
 
-def test_header_too_long_for_512_bytes_grows_to_1024(tmp_path):
+def test_header_too_long_for_512_bytes_is_written_like_the_c(tmp_path):
+    """nanoBragg.c writes the whole text and still declares 512 bytes; the image follows the text."""
     fields = [SmvField("SIZE1", "3"), SmvField("SIZE2", "2"), SmvField("COMMENT", "x" * 500)]
     text = smv_header_text(fields)
-    assert len(text) == 1024 and text.startswith("{\nHEADER_BYTES=1024;\n")
+    assert len(text) > 512 and text.startswith("{\nHEADER_BYTES=512;\n") and text.endswith("}\f")
     data = np.arange(6, dtype=np.uint16).reshape(2, 3)
     write_smv(tmp_path / "long.img", data, fields)
+    raw = (tmp_path / "long.img").read_bytes()
+    assert raw[:len(text)] == text.encode() and np.array_equal(np.frombuffer(raw[len(text):], "<u2"), data.ravel())
+
+
+def test_header_too_long_for_512_bytes_fits_on_request(tmp_path):
+    fields = [SmvField("SIZE1", "3"), SmvField("SIZE2", "2"), SmvField("COMMENT", "x" * 500)]
+    text = smv_header_text(fields, fit_header=True)
+    assert len(text) == 1024 and text.startswith("{\nHEADER_BYTES=1024;\n")
+    data = np.arange(6, dtype=np.uint16).reshape(2, 3)
+    write_smv(tmp_path / "long.img", data, fields, fit_header=True)
     image = read_smv(tmp_path / "long.img")
     assert np.array_equal(image.data, data) and image.value_of("COMMENT") == 0.0
 

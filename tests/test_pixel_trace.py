@@ -284,8 +284,20 @@ def _sinc3_reference(x2: float) -> float:
 
 
 @pytest.mark.parametrize("x2", [0.0, 1e-12, 1e-6, 9.9e-5, 1e-4, 1.01e-4, 1e-3, 0.5, 2.0, 9.0, 20.0])
-def test_sinc3_series_and_direct_forms(x2):
-    assert float(sinc3_of_squared(_t(x2))) == pytest.approx(_sinc3_reference(x2), rel=1e-11, abs=1e-15)
+def test_sinc3_value_is_the_c_expression(x2):
+    """Values reproduce the C's 3 (sin x/x - cos x)/x^2, cancellation near 0 included (1 at x = 0)."""
+    x = math.sqrt(x2)
+    c_value = 1.0 if x2 == 0 else 3.0 * (math.sin(x) / x - math.cos(x)) / x2
+    assert float(sinc3_of_squared(_t(x2))) == pytest.approx(c_value, rel=1e-14, abs=1e-15)
+
+
+@pytest.mark.parametrize("x2", [0.0, 1e-12, 1e-6, 9.9e-5, 1e-4, 1.01e-4, 1e-3, 0.5, 2.0, 9.0, 20.0])
+def test_sinc3_derivative_is_that_of_the_smooth_function(x2):
+    u = _t(x2).requires_grad_(True)
+    (grad,) = torch.autograd.grad(sinc3_of_squared(u), u)
+    step = 1e-7
+    exact = (_sinc3_reference(x2 + step) - _sinc3_reference(max(x2 - step, 0.0))) / (x2 + step - max(x2 - step, 0.0))
+    assert float(grad) == pytest.approx(exact, rel=1e-5, abs=1e-9)
 
 
 def test_sinc3_matches_the_c_formula_away_from_zero():

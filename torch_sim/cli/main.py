@@ -25,6 +25,7 @@ torch_sim's own flags (besides every nanoBragg.c flag):
   -source_weights             weight sources by their file weights (the C ignores them)
   -interpolation_fallback c|local   out-of-range interpolation: off for the rest (C) or per reflection
   -noise_method c|torch       C-identical Poisson noise (default) or torch.poisson
+  -fit_smv_header             grow HEADER_BYTES when the header needs more than 512 bytes (the C does not)
 See docs/C_Parameter_Dictionary.md for every nanoBragg flag."""
 
 

@@ -14,7 +14,7 @@ import torch
 from torch_sim.cli.statistics import ImageStatistics
 from torch_sim.config.enums import CrystalShape, Pivot
 from torch_sim.config.raw_arguments import RawArguments
-from torch_sim.functional.cell import cell_parameters
+from torch_sim.functional.cell import cell_angle_terms, cell_parameters, user_cell_reciprocal_terms
 from torch_sim.functional.vector_ops import cross, norm
 from torch_sim.modules.simulator import Simulator
 from torch_sim.units import AVOGADRO, RTD
@@ -40,11 +40,39 @@ def _vector_table(title: str, names: tuple, rows: torch.Tensor) -> list:
     return lines
 
 
+def _oddball(terms: dict, title: str, labels: tuple) -> list:
+    """The C's warning block when a sine or cosine exceeds 1.0000001 in magnitude (values before clamping)."""
+    values = [float(terms[key]) for key, _ in labels]
+    if all(-1.0000001 <= value <= 1.0000001 for value in values):
+        return []
+    return [title] + ["%s = %.25g" % (label, value) for (_, label), value in zip(labels, values)]
+
+
+_RECIPROCAL_LABELS = (("sin_alpha_star", "sin(alpha_star)"), ("cos_alpha_star", "cos(alpha_star)"),
+                      ("sin_beta_star", "sin(beta_star) "), ("cos_beta_star", "cos(beta_star) "),
+                      ("sin_gamma_star", "sin(gamma_star)"), ("cos_gamma_star", "cos(gamma_star)"))
+
+
+def _user_cell_oddball_lines(model: Simulator) -> list:
+    """The oddball warning of the C's -cell block (whose last label has the C's typo)."""
+    if not model.config.crystal.user_cell:
+        return []
+    a, b, c, alpha, beta, gamma = model.config.crystal.cell_A_deg
+    terms = user_cell_reciprocal_terms(a, b, c, alpha / RTD, beta / RTD, gamma / RTD)
+    labels = _RECIPROCAL_LABELS[:5] + (("cos_gamma_star", "cos9gamma_star)"),)
+    return _oddball(terms, "WARNING: oddball reciprocal cell angles:", labels)
+
+
 def _cell_lines(model: Simulator, lattice) -> list:
+    terms = cell_angle_terms(lattice)
+    lines = _oddball(terms, "WARNING: oddball cell angles:", (
+        ("sin_alpha", "sin_alpha"), ("cos_alpha", "cos_alpha"), ("sin_beta", "sin_beta "),
+        ("cos_beta", "cos_beta "), ("sin_gamma", "sin_gamma"), ("cos_gamma", "cos_gamma")))
+    lines += _oddball(terms, "WARNING: oddball reciprocal cell angles:", _RECIPROCAL_LABELS)
     params = [float(x) for x in cell_parameters(lattice)]
     for k in (3, 4, 5, 9, 10, 11):
         params[k] *= RTD
-    return [
+    return lines + [
         "Unit Cell: " + _g(*params[:6]),
         "Recp Cell: " + _g(*params[6:]),
         "volume = %g A^3" % float(lattice.volume_A3),
@@ -54,15 +82,20 @@ def _cell_lines(model: Simulator, lattice) -> list:
     ]
 
 
+def _lengths_m(lattice) -> list:
+    """Cell lengths in metres, as the C takes them: the length of the vector scaled by 1e-10."""
+    return [float(norm(v * 1e-10)) for v in (lattice.a, lattice.b, lattice.c)]
+
+
 def _crystal_size_lines(model: Simulator, lattice) -> list:
-    lengths_m = [float(norm(v)) * 1e-10 for v in (lattice.a, lattice.b, lattice.c)]
+    lengths_m = _lengths_m(lattice)
     N = model.config.crystal.N_cells
     size = [length * n for length, n in zip(lengths_m, N)]
     return ["crystal is %g x %g x %g microns" % tuple(x * 1e6 for x in size)]
 
 
 def _molecular_weight_line(model: Simulator, lattice) -> str:
-    lengths_m = [float(norm(v)) * 1e-10 for v in (lattice.a, lattice.b, lattice.c)]
+    lengths_m = _lengths_m(lattice)
     N = model.config.crystal.N_cells
     volume = (lengths_m[0] * N[0]) * (lengths_m[1] * N[1]) * (lengths_m[2] * N[2])
     return "approximate MW = %g" % (volume * 1.2e6 * AVOGADRO / (N[0] * N[1] * N[2]))
@@ -128,7 +161,7 @@ def preamble_lines(model: Simulator, raw: RawArguments) -> list:
     lines.append("pivoting detector around sample" if detector.pivot == Pivot.SAMPLE
                  else "pivoting detector around direct beam spot")
     lines.append("XDS incident beam: " + _g(*geometry.xds_incident_beam))
-    lines += _messages(model, "interpolation") + _messages(model, "cell")
+    lines += _messages(model, "interpolation") + _user_cell_oddball_lines(model) + _messages(model, "cell")
     if config.random_misset_deg is not None:
         lines.append("random orientation misset angles: %f %f %f deg" % config.random_misset_deg)
     lines += _cell_lines(model, lattice) + _crystal_size_lines(model, lattice)

@@ -21,6 +21,7 @@ from torch_sim.io import (
     float_to_int_image,
     float_to_pgm_bytes,
     nanobragg_smv_header_fields,
+    smv_header_text,
     write_fdump,
     write_float_image,
     write_hdf5,
@@ -78,11 +79,62 @@ def _header_fields(model: Simulator, raw: RawArguments, noise_file: bool):
     )
 
 
+def _write_smv(path: str, image, fields, raw: RawArguments) -> None:
+    """SMV file as nanoBragg writes it; warns when its header overflows the 512 bytes it declares."""
+    if not raw.fit_smv_header and len(smv_header_text(fields)) > 512:
+        print(f"torch-sim: warning: the header of {path} is longer than the 512 bytes it declares, as nanoBragg "
+              "writes it (readers trusting HEADER_BYTES misplace the pixels); -fit_smv_header writes a valid file",
+              file=sys.stderr)
+    write_smv(path, image, fields, fit_header=raw.fit_smv_header)
+
+
 def _render(model: Simulator, raw: RawArguments) -> torch.Tensor:
     show = raw.progress_meter and not raw.printout
     with torch.no_grad(), tqdm(total=int(model.pixel_index.numel()), unit="px", disable=not show,
                                file=sys.stderr, leave=False) as bar:
         return model(progress=bar.update)
+
+
+def _progress_events(rendered: list, roi) -> list:
+    """The C's progress meter ("N% done" after some pixels), as a single thread prints it: (pixel, [line])."""
+    fast_min, fast_max, slow_min, slow_max = roi
+    total = (fast_max - fast_min + 1) * (slow_max - slow_min + 1)
+    if total // 100 <= 0:
+        return []
+    events = []
+    for count, index in enumerate(rendered):
+        if count % (total // 20) == 0 or ((10 * count < total or 10 * count > 9 * total) and count % (total // 100) == 0):
+            events.append((index, ["%d%% done" % (count * 100 // total)]))
+    return events
+
+
+def _loop_output(model: Simulator, raw: RawArguments, image32) -> list:
+    """What the C prints during its pixel loop, in its order: -printout traces or the progress meter,
+    the interpolation warning (which has no newline, so the next printed text continues its line)
+    and the final newline."""
+    detector = model.config.detector
+    rendered = model.pixel_index.tolist()
+    events = []
+    if raw.printout:
+        wanted = raw.printout_pixel
+        if wanted is not None and wanted[0] >= 0:
+            index = wanted[1] * detector.fpixels + wanted[0]
+            traced = [index] if index in set(rendered) else []
+        else:
+            traced = rendered
+        for index in traced:
+            fast, slow = index % detector.fpixels, index // detector.fpixels
+            events.append((index, report.pixel_trace_lines(model, fast, slow, float(image32[slow, fast]))))
+    elif raw.progress_meter:
+        events = _progress_events(rendered, detector.roi)
+    summary = model.last_render
+    trip = summary.tripped_pixel if summary.warning else None
+    before = [line for index, lines in events if trip is None or index < trip for line in lines]
+    after = [line for index, lines in events if trip is not None and index >= trip for line in lines] + [""]
+    if trip is None:
+        return before + after
+    first, unfinished = summary.warning.split("\n")
+    return before + [first, unfinished + after[0]] + after[1:]
 
 
 def run(argv: Sequence[str], out=print) -> int:
@@ -96,19 +148,10 @@ def run(argv: Sequence[str], out=print) -> int:
             out(line)
 
     image = _render(model, raw)
-    warning = model.last_render.warning
     image32 = image.detach().to("cpu", torch.float32).numpy()
     detector = model.config.detector
-    if raw.printout:
-        rendered = set(model.pixel_index.tolist())
-        pixels = [raw.printout_pixel] if raw.printout_pixel is not None and raw.printout_pixel[0] >= 0 else [
-            (index % detector.fpixels, index // detector.fpixels) for index in sorted(rendered)]
-        for fast, slow in pixels:
-            if slow * detector.fpixels + fast in rendered:
-                for line in report.pixel_trace_lines(model, fast, slow, float(image32[slow, fast])):
-                    out(line)
-    # the C's interpolation warning has no newline: the "\n" printed after the pixel loop ends it
-    out(warning.rstrip("\n") if warning else "")
+    for line in _loop_output(model, raw, image32):
+        out(line)
     omega = float(model.last_render.solid_angle_sum) / model.config.steps
     out("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (omega, 100 * omega / 4 / math.pi))
 
@@ -122,8 +165,8 @@ def run(argv: Sequence[str], out=print) -> int:
         out(line)
     int_scale = raw.intfile_scale if raw.intfile_scale > 0.0 else default_int_scale(stats.max_I)
     out("intfile_scale = %g" % int_scale)
-    write_smv(raw.intfilename, float_to_int_image(image32, int_scale, raw.adc_offset, detector.roi),
-              _header_fields(model, raw, noise_file=False))
+    _write_smv(raw.intfilename, float_to_int_image(image32, int_scale, raw.adc_offset, detector.roi),
+               _header_fields(model, raw, noise_file=False), raw)
     out("writing %s as %d-byte integers" % (raw.intfilename, 2))
     if raw.write_pgm:
         pgm_scale = raw.pgm_scale if raw.pgm_scale > 0.0 else default_pgm_scale(stats.rmsd, int_scale)
@@ -138,7 +181,7 @@ def run(argv: Sequence[str], out=print) -> int:
             noise = poisson_noise_image(image32, model.config.random_state, Seed(seed), raw.adc_offset, detector.roi)
             noise_image = noise.image
         out("%.0f photons on noise image (%d overloads)" % (noise.photons, noise.overloads))
-        write_smv(raw.noisefilename, noise_image, _header_fields(model, raw, noise_file=True))
+        _write_smv(raw.noisefilename, noise_image, _header_fields(model, raw, noise_file=True), raw)
         out("writing %s as %d-byte integers" % (raw.noisefilename, 2))
     return 0
 

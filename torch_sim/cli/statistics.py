@@ -24,7 +24,8 @@ def image_statistics(image: np.ndarray, rendered_index: np.ndarray, detector: De
     mean and rms cover the rendered pixels (ROI and mask); rmsd covers the ROI,
     masked pixels included, as in the C program.
     """
-    values = image.reshape(-1)[rendered_index].astype(np.float64)
+    values32 = image.reshape(-1)[rendered_index].astype(np.float32)
+    values = values32.astype(np.float64)
     max_I, max_fast, max_slow = 0.0, 0.0, 0.0
     if values.size and values.max() > 0.0:
         best = int(np.argmax(values))
@@ -36,7 +37,8 @@ def image_statistics(image: np.ndarray, rendered_index: np.ndarray, detector: De
         max_slow = subpixel * (slow * n + n - 1) + subpixel / 2.0
     count = max(values.size, 1)
     mean = float(values.sum()) / count
-    rms = math.sqrt(float((values * values).sum()) / (max(values.size, 2) - 1))
+    squares = (values32 * values32).astype(np.float64)  # the C multiplies the float pixels in float
+    rms = math.sqrt(float(squares.sum()) / (max(values.size, 2) - 1))
     fast_min, fast_max, slow_min, slow_max = detector.roi
     roi_values = image[slow_min:slow_max + 1, fast_min:fast_max + 1].astype(np.float64)
     rmsd = math.sqrt(float(((roi_values - mean) ** 2).sum()) / (max(roi_values.size, 2) - 1))

@@ -52,6 +52,8 @@ class _Rule:
     when: Optional[Callable[[Sequence[str]], bool]] = None
     #: Arguments that reach this rule only by a substring side effect: values read leniently.
     lenient: Callable[[str], bool] = lambda arg: False
+    #: The C acts only when another argument follows, although it reads none (-curved_det).
+    needs_next: bool = False
 
 
 def _has(*needles: str) -> Callable[[str], bool]:
@@ -264,8 +266,7 @@ C_RULES: list[_Rule] = [
     _Rule(_has_len("-detpixels", 10), 1, _numbers("fpixels", "spixels", kind="int")),
     _Rule(_has("-detpixels_f", "-detpixels_x"), 1, _number("fpixels", "int")),
     _Rule(_has("-detpixels_s", "-detpixels_y"), 1, _number("spixels", "int")),
-    # The C requires an argument after -curved_det although it reads none.
-    _Rule(_has("-curved_det"), 0, _flag(curved_detector=True)),
+    _Rule(_has("-curved_det"), 0, _flag(curved_detector=True), needs_next=True),
     _Rule(_has("-pixel"), 1, _positive("pixel_size_mm")),
     _Rule(_has("-point_pixel"), 0, _flag(point_pixel=True)),
     _Rule(_has_len("-polar", 6), 1, _number("polarization", nopolar=False)),
@@ -354,6 +355,7 @@ TORCH_SIM_RULES: list[_Rule] = [
     _Rule(_exact("-source_weights"), 0, _flag(use_source_weights=True)),
     _Rule(_exact("-interpolation_fallback"), 1, _choice("interpolation_fallback", ("c", "local"))),
     _Rule(_exact("-noise_method"), 1, _choice("noise_method", ("c", "torch"))),
+    _Rule(_exact("-fit_smv_header"), 0, _flag(fit_smv_header=True)),
 ]
 
 
@@ -366,6 +368,9 @@ def _apply_rules(rules: list[_Rule], argv: Sequence[str], raw: RawArguments, mat
             if not rule.matches(arg):
                 continue
             lenient = rule.lenient(arg)
+            if rule.needs_next and not following:
+                matched[i] = True  # a known flag that the C ignores in last position
+                continue
             if rule.when is not None and not (len(following) >= rule.nargs and rule.when(following)):
                 continue
             if len(following) < rule.nargs:

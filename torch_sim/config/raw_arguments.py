@@ -129,3 +129,4 @@ class RawArguments:
     use_source_weights: bool = False
     interpolation_fallback: str = "c"
     noise_method: str = "c"
+    fit_smv_header: bool = False

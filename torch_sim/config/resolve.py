@@ -253,6 +253,9 @@ def _beam_config(raw: RawArguments, detector: DetectorConfig, fluence: float) ->
         test = (hdiv[:, None] ** 2 - hstep * hstep / 4.0 * (1 - hsteps % 2)) / hrange / hrange
         test = test + (vdiv[None, :] ** 2 - vstep * vstep / 4.0 * (1 - vsteps % 2)) / vrange / vrange
     kept = ~(raw.round_div & (test * 4.0 > 1.1))
+    if raw.sourcefilename is None and not kept.any():
+        raise InputError("the round divergence cut leaves no source: a divergence step is larger than its range "
+                         "(use -square_div, or smaller steps)")
     beam.grid = DivergenceGrid(hsteps, vsteps, dsteps, hrule, vrule, drule, kept)
     if raw.sourcefilename is not None:
         beam.source_file = _source_file(raw, detector)
@@ -346,7 +349,7 @@ def _resolve(raw: RawArguments, mask, use_fdump: bool, messages: list) -> Simula
 
     N = [raw.Na, raw.Nb, raw.Nc]
     lattice = _initial_lattice(cell, orientation, misset_deg, raw.user_cell)
-    lengths_m = [float(norm(v)) * 1e-10 for v in (lattice.a, lattice.b, lattice.c)]
+    lengths_m = [float(norm(v * 1e-10)) for v in (lattice.a, lattice.b, lattice.c)]
     for axis in range(3):
         if sample_m[axis] > 0:
             N[axis] = float(math.ceil(sample_m[axis] / lengths_m[axis]))

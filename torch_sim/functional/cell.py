@@ -27,6 +27,8 @@ class LatticeVectors:
     b_star: torch.Tensor
     c_star: torch.Tensor
     volume_A3: torch.Tensor
+    #: The reciprocal volume the C keeps (not always exactly 1/volume_A3).
+    inverse_volume: torch.Tensor
 
     @property
     def real_matrix(self) -> torch.Tensor:
@@ -117,24 +119,52 @@ def lattice_from_reciprocal(a_star, b_star, c_star, user_cell_lengths=None) -> L
     return LatticeVectors(
         a=a, b=b, c=c,
         a_star=cross(b, c) * v_star, b_star=cross(c, a) * v_star, c_star=cross(a, b) * v_star,
-        volume_A3=volume,
+        volume_A3=volume, inverse_volume=v_star,
     )
+
+
+def cell_angle_terms(vectors: LatticeVectors) -> dict:
+    """Sines and cosines of the cell and reciprocal-cell angles as the C computes them, before clamping.
+
+    Keys ``sin_alpha``, ``cos_alpha``, ... ``sin_gamma_star``, ``cos_gamma_star``.
+    """
+    a_len, b_len, c_len = norm(vectors.a), norm(vectors.b), norm(vectors.c)
+    as_len, bs_len, cs_len = norm(vectors.a_star), norm(vectors.b_star), norm(vectors.c_star)
+    volume, v_star = vectors.volume_A3, vectors.inverse_volume
+    return {
+        "sin_alpha": as_len * volume / b_len / c_len, "cos_alpha": dot(vectors.b, vectors.c) / b_len / c_len,
+        "sin_beta": bs_len * volume / a_len / c_len, "cos_beta": dot(vectors.a, vectors.c) / a_len / c_len,
+        "sin_gamma": cs_len * volume / a_len / b_len, "cos_gamma": dot(vectors.a, vectors.b) / a_len / b_len,
+        "sin_alpha_star": a_len * v_star / bs_len / cs_len,
+        "cos_alpha_star": dot(vectors.b_star, vectors.c_star) / bs_len / cs_len,
+        "sin_beta_star": b_len * v_star / as_len / cs_len,
+        "cos_beta_star": dot(vectors.a_star, vectors.c_star) / as_len / cs_len,
+        "sin_gamma_star": c_len * v_star / as_len / bs_len,
+        "cos_gamma_star": dot(vectors.a_star, vectors.b_star) / as_len / bs_len,
+    }
 
 
 def cell_parameters(vectors: LatticeVectors) -> tuple[torch.Tensor, ...]:
     """(a, b, c, alpha, beta, gamma, a*, b*, c*, alpha*, beta*, gamma*) with angles in radians, as the C prints them."""
-    a_len, b_len, c_len = norm(vectors.a), norm(vectors.b), norm(vectors.c)
-    as_len, bs_len, cs_len = norm(vectors.a_star), norm(vectors.b_star), norm(vectors.c_star)
-    volume = vectors.volume_A3
+    terms = cell_angle_terms(vectors)
+    angles = [torch.atan2(_clamp_unit(terms[f"sin_{name}"]), _clamp_cos(terms[f"cos_{name}"]))
+              for name in ("alpha", "beta", "gamma", "alpha_star", "beta_star", "gamma_star")]
+    lengths = [norm(v) for v in (vectors.a, vectors.b, vectors.c, vectors.a_star, vectors.b_star, vectors.c_star)]
+    return (*lengths[:3], *angles[:3], *lengths[3:], *angles[3:])
+
+
+def user_cell_reciprocal_terms(a, b, c, alpha, beta, gamma) -> dict:
+    """The reciprocal-angle sines and cosines the C computes from a ``-cell`` (floats; lengths A, angles rad)."""
+    half = (alpha + beta + gamma) / 2
+    skew = abs(math.sin(half) * math.sin(half - alpha) * math.sin(half - beta) * math.sin(half - gamma))
+    volume = 2.0 * a * b * c * math.sqrt(skew)
     v_star = 1.0 / volume
-
-    def angle(sin_value, cos_value):
-        return torch.atan2(_clamp_unit(sin_value), _clamp_cos(cos_value))
-
-    alpha = angle(as_len * volume / b_len / c_len, dot(vectors.b, vectors.c) / b_len / c_len)
-    beta = angle(bs_len * volume / a_len / c_len, dot(vectors.a, vectors.c) / a_len / c_len)
-    gamma = angle(cs_len * volume / a_len / b_len, dot(vectors.a, vectors.b) / a_len / b_len)
-    alpha_star = angle(a_len * v_star / bs_len / cs_len, dot(vectors.b_star, vectors.c_star) / bs_len / cs_len)
-    beta_star = angle(b_len * v_star / as_len / cs_len, dot(vectors.a_star, vectors.c_star) / as_len / cs_len)
-    gamma_star = angle(c_len * v_star / as_len / bs_len, dot(vectors.a_star, vectors.b_star) / as_len / bs_len)
-    return a_len, b_len, c_len, alpha, beta, gamma, as_len, bs_len, cs_len, alpha_star, beta_star, gamma_star
+    a_star, b_star, c_star = b * c * math.sin(alpha) * v_star, c * a * math.sin(beta) * v_star, a * b * math.sin(gamma) * v_star
+    return {
+        "sin_alpha_star": a * v_star / b_star / c_star,
+        "cos_alpha_star": (math.cos(beta) * math.cos(gamma) - math.cos(alpha)) / (math.sin(beta) * math.sin(gamma)),
+        "sin_beta_star": b * v_star / a_star / c_star,
+        "cos_beta_star": (math.cos(gamma) * math.cos(alpha) - math.cos(beta)) / (math.sin(gamma) * math.sin(alpha)),
+        "sin_gamma_star": c * v_star / a_star / b_star,
+        "cos_gamma_star": (math.cos(alpha) * math.cos(beta) - math.cos(gamma)) / (math.sin(alpha) * math.sin(beta)),
+    }

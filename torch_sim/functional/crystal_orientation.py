@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import torch
 
 from torch_sim.functional.cell import LatticeVectors, lattice_from_reciprocal, reciprocal_default_frame
-from torch_sim.functional.rotations import rotate_axis, rotate_xyz
+from torch_sim.functional.rotations import rotate_axis, rotate_xyz, skip_zero_rotation
 
 
 def lattice_vectors(
@@ -51,8 +51,13 @@ def rotated_real_vectors(real_matrix: torch.Tensor, spindle: torch.Tensor, phi: 
                          mosaic_umats: torch.Tensor) -> torch.Tensor:
     """Real-space vectors for every phi step and mosaic domain: [phisteps, domains, 3 (a, b, c), 3 (x, y, z)].
 
-    ``real_matrix`` rows a, b, c [3, 3]; ``phi`` [P] radians; ``mosaic_umats`` [M, 3, 3].
-    The spindle rotation comes first, then the domain's rotation (C order).
+    ``real_matrix`` rows a, b, c [3, 3]; ``phi`` [P] radians; ``mosaic_umats`` [M, 3, 3], or None
+    for a single unrotated domain (the C then copies the vectors instead of multiplying by the
+    identity, which keeps the signs of zeros). The spindle rotation comes first, then the
+    domain's rotation (C order).
     """
     rotated = rotate_axis(real_matrix[None, :, :], spindle, phi[:, None])
+    rotated = skip_zero_rotation(phi[:, None], real_matrix[None, :, :], rotated)
+    if mosaic_umats is None:
+        return rotated[:, None]
     return torch.einsum("mij,pvj->pmvi", mosaic_umats, rotated)

@@ -34,7 +34,7 @@ def nearest_index(h: torch.Tensor) -> torch.Tensor:
 
 
 def sincg(x: torch.Tensor, N: torch.Tensor, with_derivatives: bool = False):
-    """(sin(N x)/sin(x), d/dx, d/dN) for x = pi*delta; the value is N at x = 0 (C ``sincg``).
+    """(sin(N x)/sin(x), d/dx, d/dN) for x = pi*delta, |x| <= pi/2; the value is N at x = 0 (C ``sincg``).
 
     Derivatives are None unless ``with_derivatives``.
     """
@@ -47,7 +47,8 @@ def sincg(x: torch.Tensor, N: torch.Tensor, with_derivatives: bool = False):
     value = torch.where(small, series, sin_nx / sin_x)
     if not with_derivatives:
         return value, None, None
-    cos_nx, cos_x = torch.cos(N * x_safe), torch.cos(x_safe)
+    # |x| <= pi/2 (x = pi delta, |delta| <= 1/2), where cos x = sqrt(1 - sin^2 x) and costs no transcendental
+    cos_nx, cos_x = torch.cos(N * x_safe), torch.sqrt(torch.clamp(1.0 - sin_x * sin_x, min=0.0))
     d_x = torch.where(
         small,
         N * (-(n2 - 1.0) * x / 3.0 + (n2 - 1.0) * (3.0 * n2 - 7.0) * x2 * x / 90.0),
@@ -62,13 +63,22 @@ def sincg(x: torch.Tensor, N: torch.Tensor, with_derivatives: bool = False):
 
 
 def sinc3(u: torch.Tensor, with_derivative: bool = False):
-    """(sinc3(x), d sinc3/du) as functions of u = x^2, where sinc3(x) = 3 (sin x - x cos x)/x^3 (C ``sinc3``)."""
+    """(sinc3(x), d sinc3/du) as functions of u = x^2, where sinc3(x) = 3 (sin x - x cos x)/x^3 (C ``sinc3``).
+
+    The value is the C program's own expression 3 (sin x/x - cos x)/x^2 (1 at
+    x = 0), including its cancellation to 0 for x below ~1e-8 (a pixel that hits
+    the direct beam almost exactly); the derivatives come from the Taylor series
+    there, so gradients stay those of the smooth function.
+    """
     small = u < _SINC3_SERIES_LIMIT
-    u_safe = torch.where(small, torch.ones_like(u), u)
+    zero = u == 0.0
+    u_safe = torch.where(zero, torch.ones_like(u), u)
     x = torch.sqrt(u_safe)
     sin_x, cos_x = torch.sin(x), torch.cos(x)
     g = sin_x - x * cos_x
-    value = torch.where(small, 1.0 - u / 10.0 + u * u / 280.0 - u * u * u / 15120.0, 3.0 * g / (u_safe * x))
+    direct = torch.where(zero, torch.ones_like(u), 3.0 * (sin_x / x - cos_x) / u_safe)
+    series = 1.0 - u / 10.0 + u * u / 280.0 - u * u * u / 15120.0
+    value = torch.where(small, series + (direct - series).detach(), direct)
     if not with_derivative:
         return value, None
     d_u = torch.where(small, -1.0 / 10.0 + u / 140.0 - u * u / 5040.0,

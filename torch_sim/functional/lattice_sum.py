@@ -1,7 +1,7 @@
 """The hot loop: F_cell^2 F_latt^2 summed over phi steps and mosaic domains, with an analytic backward.
 
-For Q scattering vectors S [Q, 3] (1/A) and R rotated cells A [R, 3, 3] (rows
-a, b, c in A), the Miller indices are h = A_r S_q and the sum is
+For Q scattering vectors S [3, Q] (1/A, axis first) and R rotated cells
+A [R, 3, 3] (rows a, b, c in A), the Miller indices are h = A_r S_q and the sum is
 
     T_q = sum_r F(h)^2 L(h)^2.
 
@@ -53,12 +53,11 @@ def _maybe_compiled(function, spec: LatticeSumSpec):
 
 
 def miller_indices(S: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """h [3, R, Q] = A_r S_q for S [Q, 3] and A [R, 3, 3]: a batched product, or broadcast sums a compiler fuses."""
+    """h [3, R, Q] = A_r S_q for S [3, Q] and A [R, 3, 3]: a batched product, or broadcast sums a compiler fuses."""
     if torch.compiler.is_compiling():
-        S_t = S.T
-        return torch.stack([A[:, v, 0, None] * S_t[0] + A[:, v, 1, None] * S_t[1] + A[:, v, 2, None] * S_t[2]
+        return torch.stack([A[:, v, 0, None] * S[0] + A[:, v, 1, None] * S[1] + A[:, v, 2, None] * S[2]
                             for v in range(3)])
-    return torch.einsum("rvx,qx->vrq", A, S)
+    return torch.einsum("rvx,xq->vrq", A, S)
 
 
 def _structure_factor(h, table, hkl_min, default_F, spec: LatticeSumSpec):
@@ -91,8 +90,8 @@ def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F
         S, A, N, reciprocal, table, hkl_min, default_F, spec)
     scale = grad_T * d_term_dL  # [R, Q]
     g_h = scale * dL_dh  # [3, R, Q]
-    grad_S = torch.einsum("vrq,rvx->qx", g_h, A)
-    grad_A = torch.einsum("vrq,qx->rvx", g_h, S)
+    grad_S = torch.einsum("vrq,rvx->xq", g_h, A)
+    grad_A = torch.einsum("vrq,xq->rvx", g_h, S)
     grad_N = (scale * dL_dN).sum((1, 2))
     grad_reciprocal = None if dL_drec is None else (scale * dL_drec).sum((2, 3))
     g_F = grad_T * d_term_dF
@@ -165,7 +164,7 @@ class LatticeSum(torch.autograd.Function):
 def lattice_sum(S: torch.Tensor, A: torch.Tensor, N: torch.Tensor, reciprocal: torch.Tensor,
                 table: Optional[torch.Tensor], hkl_min: Optional[torch.Tensor], default_F: torch.Tensor,
                 spec: LatticeSumSpec) -> torch.Tensor:
-    """T [Q] = sum_r F(A_r S_q)^2 L(A_r S_q)^2, differentiable with a memory-lean analytic backward."""
+    """T [Q] = sum_r F(A_r S_q)^2 L(A_r S_q)^2 for S [3, Q] (contiguous, axis first), with an analytic backward."""
     if table is None:
         table = hkl_min = default_F.new_zeros(0)
     return LatticeSum.apply(S, A, N, reciprocal, table, hkl_min, default_F, spec)

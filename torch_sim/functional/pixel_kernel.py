@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
+import torch.utils.checkpoint
 
 from torch_sim.config.enums import CrystalShape
 from torch_sim.functional.detector_absorption import layer_capture_fraction
@@ -93,12 +94,13 @@ class ChunkResult:
     ``values`` [P] photons; ``solid_angle_sum`` [P] each pixel's part of the C's
     ``omega_sum`` (detached); ``interpolation_tripped`` the C warning if this chunk hit
     the first out-of-range interpolation (interpolation is then off for the
-    rest of the render).
+    rest of the render) and ``tripped_at`` the position in the chunk of that pixel.
     """
 
     values: torch.Tensor
     solid_angle_sum: torch.Tensor
     interpolation_tripped: Optional[str] = None
+    tripped_at: Optional[int] = None
 
 
 @dataclass
@@ -135,8 +137,9 @@ def subpixel_positions(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.T
 
 
 def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.Tensor,
-                      interpolating: bool) -> tuple[torch.Tensor, Optional[str]]:
-    """F_cell [P, T, S, J, R] with the C program's interpolation rules, and the fallback warning if tripped.
+                      interpolating: bool) -> tuple[torch.Tensor, Optional[str], Optional[int]]:
+    """F_cell [P, T, S, J, R] with the C program's interpolation rules; if the fallback trips, its
+    warning and the pixel (position in the chunk) where it did.
 
     ``hkl`` is axis first, [3, P, T, S, J, R].
 
@@ -144,17 +147,17 @@ def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.
     unless there is water background): only those can trip the interpolation fallback.
     """
     if setup.table is None:
-        return setup.default_F.expand(hkl.shape[1:]), None
+        return setup.default_F.expand(hkl.shape[1:]), None, None
     nearest, _, _ = nearest_structure_factor(hkl, setup.table, setup.hkl_min, setup.default_F)
     if not (setup.interpolate and interpolating):
-        return nearest, None
+        return nearest, None, None
     interpolated = interpolated_structure_factor(hkl, setup.table, setup.hkl_min)
     out_of_range = interpolation_out_of_range(hkl, setup.hkl_min, tuple(setup.table.shape)) & reached
     if setup.interpolation_fallback == "local":
-        return torch.where(out_of_range, nearest, interpolated), None
+        return torch.where(out_of_range, nearest, interpolated), None, None
     flat = out_of_range.reshape(-1)
     if not bool(flat.any()):
-        return interpolated, None
+        return interpolated, None, None
     first = int(torch.argmax(flat.to(torch.uint8)))
     h = hkl.reshape(3, -1)[:, first]
     h0 = nearest_index(h)
@@ -164,7 +167,7 @@ def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.
         "WARNING: further warnings will not be printed! "
     )
     before = (torch.arange(flat.numel(), device=flat.device) < first).reshape(out_of_range.shape)
-    return torch.where(before, interpolated, nearest), warning
+    return torch.where(before, interpolated, nearest), warning, first // out_of_range[0].numel()
 
 
 def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,20 +178,20 @@ def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _evaluation_terms(setup: ScatteringSetup, scattering, cut, interpolating: bool):
     """Generic path: every evaluation's F_cell^2 F_latt^2 [P, T, S, J, R] kept for autograd.
 
-    Returns (hkl [3, P, T, S, J, R], lattice, F_cell, term, skipped, tripped warning or None).
+    Returns (hkl [3, P, T, S, J, R], lattice, F_cell, term, skipped, (warning, pixel) if the fallback tripped).
     """
-    hkl = miller_indices(scattering.reshape(-1, 3), setup.real_vectors).transpose(1, 2).reshape(
+    hkl = miller_indices(scattering.reshape(-1, 3).T, setup.real_vectors).transpose(1, 2).reshape(
         3, *scattering.shape[:-1], setup.real_vectors.shape[0])
     lattice, _, _, _ = lattice_factor(hkl, setup.N, setup.reciprocal_matrix, setup.shape, setup.fudge)
     skipped = cut[..., None].expand(lattice.shape)
     if not setup.has_water:
         skipped = skipped | (lattice == 0.0)
-    F_cell, tripped = _structure_factor(setup, hkl, ~skipped, interpolating)
+    F_cell, warning, tripped_at = _structure_factor(setup, hkl, ~skipped, interpolating)
     term = F_cell * F_cell * lattice * lattice
     if setup.source_weight is not None:
         term = term * setup.source_weight[:, None]
     term = torch.where(cut[..., None], torch.zeros_like(term), term)
-    return hkl, lattice, F_cell, term, skipped, tripped
+    return hkl, lattice, F_cell, term, skipped, (warning, tripped_at)
 
 
 def _running_product_intensity(setup: ScatteringSetup, term, skipped, omega, polar, capture) -> torch.Tensor:
@@ -203,28 +206,28 @@ def _running_product_intensity(setup: ScatteringSetup, term, skipped, omega, pol
         factor = factor * omega[..., None, None]
     factor = torch.where(skipped, torch.ones_like(factor), factor).reshape(n_pixels, -1)
     suffix = torch.flip(torch.cumprod(torch.flip(factor, [1]), dim=1), [1])
-    return setup.background * suffix[:, 0] + (term.reshape(n_pixels, -1) * suffix).sum(-1)
+    terms = term.reshape(n_pixels, -1)
+    # a zero term adds nothing even where the product of factors overflows (the C's running sum reaches inf)
+    weighted = torch.where(terms == 0.0, torch.zeros_like(terms), terms * suffix)
+    return setup.background * suffix[:, 0] + weighted.sum(-1)
 
 
-def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor,
-                      interpolating: bool = True, trace: Optional[PixelTrace] = None) -> ChunkResult:
-    """Float-image values (photons) of the pixels at (``fast``, ``slow``) [P] (integer tensors).
+def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> tuple:
+    """Everything per subpixel and source, before the lattice sum (cheap next to it).
 
-    A pure function of its inputs (so a chunk can be recomputed for its backward
-    pass): ``interpolating`` is the C program's interpolation switch at the
-    start of the chunk. Without ``-oversample_*`` flags, interpolation or a
-    trace, the evaluations go through :func:`lattice_sum` (analytic backward).
+    Returns (position [P, T, S, 3] m, omega [P, T, S] sr, capture [P, T, S],
+    counted [P] (omega_sum part), scattering [P, T, S, J, 3] 1/A, stol [P, T, S, J],
+    cut [P, T, S, J] (dmin), polar [P, T, S, J]).
     """
     position = subpixel_positions(setup, fast, slow)  # [P, T, S, 3]
     diffracted, airpath = unitize(position)
     omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
-    counted = omega if setup.oversample_omega else omega[:, :1, :1].expand(omega.shape)
+    counted = (omega if setup.oversample_omega else omega[:, :1, :1].expand(omega.shape)).detach().sum((1, 2))
     if setup.compute_capture:
         layers = torch.arange(setup.n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
         capture = layer_capture_fraction(layers, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet))
     else:
         capture = torch.ones_like(omega)
-
     scattering = (diffracted[..., None, :] - setup.incident) / setup.wavelength_A[:, None]  # [P, T, S, J, 3]
     stol = 0.5 * norm(scattering)
     if setup.dmin_A > 0.0:
@@ -235,12 +238,35 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
         polar = torch.ones_like(stol)
     else:
         polar = polarization_factor(setup.kahn_factor, setup.incident, diffracted[..., None, :], setup.polar_vector)
+    return position, omega, capture, counted, scattering, stol, cut, polar
 
+
+def uses_generic_path(setup: ScatteringSetup, interpolating: bool) -> bool:
+    """True when evaluations must be kept one by one (-oversample_* running products, interpolation)."""
+    running_product = setup.oversample_omega or setup.oversample_polar or setup.oversample_thick
+    return running_product or (setup.interpolate and interpolating)
+
+
+def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor, interpolating: bool = True,
+                      trace: Optional[PixelTrace] = None, checkpoint_geometry: bool = False) -> ChunkResult:
+    """Float-image values (photons) of the pixels at (``fast``, ``slow``) [P] (integer tensors).
+
+    A pure function of its inputs (so a chunk can be recomputed for its backward
+    pass): ``interpolating`` is the C program's interpolation switch at the
+    start of the chunk. Unless :func:`uses_generic_path` or a trace, the
+    evaluations go through :func:`lattice_sum`, whose backward keeps only its
+    inputs; ``checkpoint_geometry`` then recomputes the per-subpixel geometry
+    in the backward pass instead of keeping its intermediates.
+    """
+    if checkpoint_geometry:
+        geometry = torch.utils.checkpoint.checkpoint(pixel_geometry, setup, fast, slow, use_reentrant=False)
+    else:
+        geometry = pixel_geometry(setup, fast, slow)
+    position, omega, capture, counted, scattering, stol, cut, polar = geometry
     n_pixels = fast.shape[0]
     running_product = setup.oversample_omega or setup.oversample_polar or setup.oversample_thick
-    generic = running_product or (setup.interpolate and interpolating) or trace is not None
-    tripped = None
-    if generic:
+    tripped = (None, None)
+    if uses_generic_path(setup, interpolating) or trace is not None:
         hkl, lattice, F_cell, term, skipped, tripped = _evaluation_terms(setup, scattering, cut, interpolating)
         if running_product:
             intensity = _running_product_intensity(setup, term, skipped, omega, polar, capture)
@@ -248,8 +274,8 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
             intensity = setup.background + term.reshape(n_pixels, -1).sum(-1)
     else:
         spec = LatticeSumSpec(setup.shape, setup.fudge, setup.table is not None, setup.compiled)
-        sums = lattice_sum(scattering.reshape(-1, 3), setup.real_vectors, setup.N, setup.reciprocal_matrix,
-                           setup.table, setup.hkl_min, setup.default_F, spec).reshape(stol.shape)
+        sums = lattice_sum(scattering.reshape(-1, 3).T.contiguous(), setup.real_vectors, setup.N,
+                           setup.reciprocal_matrix, setup.table, setup.hkl_min, setup.default_F, spec).reshape(stol.shape)
         if setup.source_weight is not None:
             sums = sums * setup.source_weight
         sums = torch.where(cut, torch.zeros_like(sums), sums)
@@ -279,4 +305,4 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
             capture=capture[0, -1, -1] if setup.oversample_thick else capture_final[0],
             real_vectors=setup.real_vectors[-1], value=value[0],
         )
-    return ChunkResult(value, counted.detach().sum((1, 2)), tripped)
+    return ChunkResult(value, counted, *tripped)

@@ -8,18 +8,30 @@ expression as its C counterpart so results agree to rounding.
 import torch
 
 
+def skip_zero_rotation(angle: torch.Tensor, original: torch.Tensor, rotated: torch.Tensor) -> torch.Tensor:
+    """The C skips a rotation by exactly 0, which keeps the signs of zero components (-0.0 prints as -0).
+
+    Done where the angle needs no gradient; otherwise the rotation stands, so the
+    derivative with respect to the angle is right (only the sign of a zero differs).
+    ``angle`` broadcasts against the leading dimensions of ``original`` [..., 3].
+    """
+    if angle.requires_grad and torch.is_grad_enabled():
+        return rotated
+    return torch.where((angle == 0.0)[..., None], original, rotated)
+
+
 def rotate_xyz(v: torch.Tensor, phix, phiy, phiz) -> torch.Tensor:
     """Rotate ``v`` about the x axis, then y, then z (C ``rotate``), right-handed."""
     phix, phiy, phiz = (torch.as_tensor(angle, dtype=v.dtype, device=v.device) for angle in (phix, phiy, phiz))
     x, y, z = v.unbind(-1)
     cx, sx = torch.cos(phix), torch.sin(phix)
-    y, z = y * cx - z * sx, y * sx + z * cx
+    v = skip_zero_rotation(phix, v, torch.stack(torch.broadcast_tensors(x, y * cx - z * sx, y * sx + z * cx), -1))
+    x, y, z = v.unbind(-1)
     cy, sy = torch.cos(phiy), torch.sin(phiy)
-    x, z = x * cy + z * sy, -x * sy + z * cy
+    v = skip_zero_rotation(phiy, v, torch.stack(torch.broadcast_tensors(x * cy + z * sy, y, -x * sy + z * cy), -1))
+    x, y, z = v.unbind(-1)
     cz, sz = torch.cos(phiz), torch.sin(phiz)
-    x, y = x * cz - y * sz, x * sz + y * cz
-    x, y, z = torch.broadcast_tensors(x, y, z)
-    return torch.stack((x, y, z), dim=-1)
+    return skip_zero_rotation(phiz, v, torch.stack(torch.broadcast_tensors(x * cz - y * sz, x * sz + y * cz, z), -1))
 
 
 def rotate_axis(v: torch.Tensor, axis: torch.Tensor, phi) -> torch.Tensor:

@@ -54,15 +54,14 @@ def interpolated_structure_factor(h: torch.Tensor, table: torch.Tensor, hkl_min:
     base = torch.floor(h).detach()
     weights = [_lagrange_weights(h[axis] - base[axis]) for axis in range(3)]
     sizes = table.shape
-    start = []
-    for axis in range(3):
-        first = (base[axis] - 1.0 - hkl_min[axis]).to(torch.long)
-        start.append(torch.clamp(torch.clamp(first, min=0), max=max(sizes[axis] - 4, 0)))
+    # table positions of the 4 stencil nodes per axis, clamped into the table (also when an axis is shorter than 4)
+    nodes = [[torch.clamp((base[axis] - 1.0 - hkl_min[axis]).to(torch.long) + i, 0, sizes[axis] - 1) for i in range(4)]
+             for axis in range(3)]
     flat_table = table.reshape(-1)
     result = torch.zeros(h.shape[1:], dtype=h.dtype, device=h.device)
     for i in range(4):
         for j in range(4):
-            row = ((start[0] + i) * sizes[1] + start[1] + j) * sizes[2] + start[2]
-            along_l = sum(flat_table[row + k] * weights[2][k] for k in range(4))
+            row = (nodes[0][i] * sizes[1] + nodes[1][j]) * sizes[2]
+            along_l = sum(flat_table[row + nodes[2][k]] * weights[2][k] for k in range(4))
             result = result + weights[0][i] * weights[1][j] * along_l
     return result

@@ -108,26 +108,30 @@ class SmvField:
     terminator: str = ";"
 
 
-def smv_header_text(fields: Sequence[SmvField]) -> str:
-    """The complete header: fixed lines, ``fields`` in order, ``"}\\f"``, space padding.
+def smv_header_text(fields: Sequence[SmvField], fit_header: bool = False) -> str:
+    """The complete header: fixed lines, ``fields`` in order, ``"}\f"``, space padding to 512.
 
-    The header is 512 characters, as nanoBragg.c writes it, unless the text needs
-    more: then HEADER_BYTES grows to the next multiple of 512 (the C program writes
-    on past byte 512 and still declares 512, which corrupts the image).
+    As nanoBragg.c writes it, a text longer than 512 characters is written whole
+    although the header declares HEADER_BYTES=512 (readers that trust
+    HEADER_BYTES then see shifted pixels). ``fit_header`` instead grows
+    HEADER_BYTES to the next multiple of 512, which gives a valid file.
     """
     body = "".join(f"{f.key}={f.value}{f.terminator}\n" for f in fields) + "}\f"
     size = _HEADER_BLOCK
-    while len(text := _FIXED_LINES.format(size) + body) > size:
+    while fit_header and len(_FIXED_LINES.format(size) + body) > size:
         size += _HEADER_BLOCK
-    return text.ljust(size)
+    return (_FIXED_LINES.format(size) + body).ljust(size)
 
 
-def write_smv(path, image_uint16: np.ndarray, header_fields: Sequence[SmvField]) -> None:
-    """Write a uint16 [slow, fast] image; the fields must contain SIZE1 = fast and SIZE2 = slow."""
+def write_smv(path, image_uint16: np.ndarray, header_fields: Sequence[SmvField], fit_header: bool = False) -> None:
+    """Write a uint16 [slow, fast] image; the fields must contain SIZE1 = fast and SIZE2 = slow.
+
+    ``fit_header``: see :func:`smv_header_text` (the default writes the C program's bytes).
+    """
     image = np.asarray(image_uint16)
     if image.dtype != np.uint16 or image.ndim != 2:
         raise ValueError(f"SMV data must be a 2-D uint16 array, got {image.ndim}-D {image.dtype}")
-    header = smv_header_text(header_fields)
+    header = smv_header_text(header_fields, fit_header)
     slow, fast = image.shape
     if header_value(header, "SIZE1") != fast or header_value(header, "SIZE2") != slow:
         raise ValueError(f"SMV header SIZE1/SIZE2 do not match the image shape {image.shape} (slow, fast)")

@@ -82,7 +82,9 @@ class Crystal(nn.Module):
     def forward(self, spindle: torch.Tensor) -> tuple[LatticeVectors, torch.Tensor]:
         """Base lattice and real vectors of every phi step and domain [phisteps * domains, 3, 3] (A)."""
         lattice = self.lattice()
-        rotated = rotated_real_vectors(lattice.real_matrix, spindle, self.phi_angles_rad(), self.mosaic_matrices())
+        # the C rotates by the domain matrices only for a positive spread
+        umats = self.mosaic_matrices() if "mosaic_spread" in self.params else None
+        rotated = rotated_real_vectors(lattice.real_matrix, spindle, self.phi_angles_rad(), umats)
         return lattice, rotated.reshape(-1, 3, 3)
 
     @property

@@ -9,7 +9,7 @@ import torch.utils.checkpoint
 from torch import nn
 
 from torch_sim.config.simulation_config import SimulationConfig
-from torch_sim.functional.pixel_kernel import PixelTrace, ScatteringSetup, pixel_intensities
+from torch_sim.functional.pixel_kernel import PixelTrace, ScatteringSetup, pixel_intensities, uses_generic_path
 from torch_sim.modules.beam import Beam
 from torch_sim.modules.crystal import Crystal
 from torch_sim.modules.detector import Detector
@@ -24,10 +24,12 @@ _WORDS_PER_EVALUATION_INTERPOLATED = 60
 
 @dataclass
 class RenderSummary:
-    """What one render leaves besides the image: the C's interpolation switch and warning, and omega_sum."""
+    """What one render leaves besides the image: the C's interpolation switch, its warning and the flat
+    index of the pixel where it tripped, and omega_sum."""
 
     interpolating: bool = True
     warning: Optional[str] = None
+    tripped_pixel: Optional[int] = None
     solid_angle_sum: float = 0.0
 
 
@@ -124,9 +126,10 @@ class Simulator(nn.Module):
                       progress=None) -> torch.Tensor:
         """Values of the pixels ``pixel_index`` (flat, C order), chunk by chunk.
 
-        When gradients are needed and there is more than one chunk, each chunk is
-        checkpointed: its intermediates are recomputed during backward instead of
-        kept, so memory stays bounded by one chunk.
+        When gradients are needed and there is more than one chunk, intermediates
+        are recomputed during backward instead of kept: the lattice sum keeps only
+        its inputs anyway, so only the per-subpixel geometry is checkpointed (the
+        whole chunk on the generic path), and memory stays bounded by one chunk.
         """
         fpixels = self.config.detector.fpixels
         chunk = self.chunk_pixels()
@@ -140,13 +143,15 @@ class Simulator(nn.Module):
                 # one tensor shape for every chunk, so the compiled kernels are reused
                 index = torch.cat((index, index[-1:].expand(chunk - count)))
             interpolating = summary.interpolating
-            if checkpointed:
+            fast, slow = index % fpixels, index // fpixels
+            if checkpointed and uses_generic_path(setup, interpolating):
                 result = torch.utils.checkpoint.checkpoint(
-                    pixel_intensities, setup, index % fpixels, index // fpixels, interpolating, use_reentrant=False)
+                    pixel_intensities, setup, fast, slow, interpolating, use_reentrant=False)
             else:
-                result = pixel_intensities(setup, index % fpixels, index // fpixels, interpolating)
+                result = pixel_intensities(setup, fast, slow, interpolating, checkpoint_geometry=checkpointed)
             if result.interpolation_tripped is not None:
                 summary.interpolating, summary.warning = False, result.interpolation_tripped
+                summary.tripped_pixel = int(index[result.tripped_at])
             values.append(result.values[:count])
             solid_angle.append(result.solid_angle_sum[:count].sum())
             if progress is not None:
@@ -173,7 +178,9 @@ class Simulator(nn.Module):
         setup, _, _ = self.scattering_setup()
         trace = PixelTrace()
         device = self.pixel_index.device
-        interpolating = self.last_render is None or self.last_render.interpolating
+        summary = self.last_render
+        tripped = summary is not None and summary.tripped_pixel is not None
+        interpolating = not tripped or slow * self.config.detector.fpixels + fast < summary.tripped_pixel
         pixel_intensities(setup, torch.tensor([fast], device=device), torch.tensor([slow], device=device),
                           interpolating, trace)
         return trace

@@ -2,8 +2,10 @@
 
 ``minimize(objective, u0, ...)`` runs until a convergence criterion holds:
 the relative loss change of an iteration ``|L_k - L_(k-1)| / max(|L_k|, 1)`` falls
-below ``relative_loss_change``, or the gradient norm (internal units, i.e. per
-typical step) below ``gradient_norm``; or it stops unconverged after
+below ``relative_loss_change``, or the gradient norm (internal units: per
+typical step, or with Fisher preconditioning per standard deviation, where it
+estimates the distance to the optimum in standard deviations) below
+``gradient_norm``; or it stops unconverged after
 ``max_iterations`` or when the line search makes no progress. Every
 evaluation returns the loss and its gradient; L-BFGS re-evaluates points it
 has seen, which a small cache answers without rendering again.

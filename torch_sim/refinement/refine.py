@@ -104,68 +104,87 @@ def refine(model: Simulator, observed, params: Sequence[str], loss: str = "poiss
         raise
 
 
+class _History:
+    """The iteration records of a run: kept for the pictures, streamed to metrics.jsonl, shown on the progress bar."""
+
+    def __init__(self, names: list, folder: Optional[RunFolder], bar):
+        self.names, self.folder, self.bar = names, folder, bar
+        self.began = time.perf_counter()
+        self.records: list = []
+
+    def add(self, stage: str, iteration: int, loss: float, gradient_norm, values: torch.Tensor) -> None:
+        record = {"step": len(self.records), "stage": stage, "iteration": iteration, "loss": loss,
+                  "values": dict(zip(self.names, values.tolist())), "gradient_norm": gradient_norm,
+                  "wall_time_s": time.perf_counter() - self.began}
+        self.records.append(record)
+        if self.folder is not None:
+            self.folder.log_iteration(record)
+        if iteration > 0:
+            self.bar.update(1)
+            self.bar.set_postfix(stage=stage, loss=f"{loss:.6g}")
+
+
+def _run_stage(problem: RefinementProblem, stage: Stage, values: torch.Tensor, optimizer: str,
+               convergence: Convergence, learning_rate: float, precondition: bool,
+               history: _History) -> tuple[torch.Tensor, StageReport]:
+    """Optimize the stage's parameters from ``values`` [K]; returns the new values and the stage's report."""
+    began = time.perf_counter()
+    names = problem.names
+    parameterization = problem.parameterization(stage.params, values)
+    index = torch.tensor([names.index(name) for name in stage.params], device=values.device)
+    transform = _stage_transform(problem, values, index, parameterization) if precondition else None
+
+    def full(w: torch.Tensor) -> torch.Tensor:
+        u = w if transform is None else transform @ w
+        return values.index_put((index,), parameterization.to_user(u))
+
+    def callback(iteration: int, loss: float, gradient_norm: float, w: torch.Tensor) -> None:
+        history.add(stage.name, iteration, loss, gradient_norm, full(w))
+
+    outcome = minimize(lambda w: problem.total_loss(full(w)), torch.zeros_like(index, dtype=values.dtype),
+                       optimizer, convergence, callback, learning_rate)
+    with torch.no_grad():
+        refined = full(outcome.u)
+    return refined, StageReport(stage.name, list(stage.params), optimizer, outcome.iterations, outcome.evaluations,
+                                outcome.loss, outcome.converged, outcome.reason, time.perf_counter() - began)
+
+
 def _run(problem: RefinementProblem, stages: Sequence[Stage], optimizer: str, max_iterations: int,
          convergence: Optional[Convergence], learning_rate: float, precondition: bool, uncertainty: str,
          progress: bool, folder: Optional[RunFolder]) -> tuple[RefinementResult, list]:
     """Run the stages, write the model's refined values, compute uncertainties; returns (result, metric records)."""
-    began = time.perf_counter()
     names = problem.names
     values = problem.start.clone()
-    with torch.no_grad():
-        start_loss = float(problem.total_loss(values))
-    records = [{"step": 0, "stage": "start", "iteration": 0, "loss": start_loss,
-                "values": dict(zip(names, values.tolist())), "gradient_norm": None, "wall_time_s": 0.0}]
-    if folder is not None:
-        folder.log_iteration(records[0])
     reports = []
     budget = sum(stage.max_iterations or max_iterations for stage in stages)
     with tqdm(total=budget, disable=not progress, desc="refine", unit="it", leave=False) as bar:
+        history = _History(names, folder, bar)
+        with torch.no_grad():
+            history.add("start", 0, float(problem.total_loss(values)), None, values)
         for stage in stages:
-            stage_began = time.perf_counter()
-            parameterization = problem.parameterization(stage.params, values)
-            index = torch.tensor([names.index(name) for name in stage.params], device=values.device)
-            current = values
-            transform = _stage_transform(problem, values, index, parameterization) if precondition else None
-
-            def full(w: torch.Tensor) -> torch.Tensor:
-                u = w if transform is None else transform @ w
-                return current.index_put((index,), parameterization.to_user(u))
-
-            def callback(iteration: int, loss: float, gradient_norm: float, u: torch.Tensor) -> None:
-                record = {"step": len(records), "stage": stage.name, "iteration": iteration, "loss": loss,
-                          "values": dict(zip(names, full(u).tolist())), "gradient_norm": gradient_norm,
-                          "wall_time_s": time.perf_counter() - began}
-                records.append(record)
-                if folder is not None:
-                    folder.log_iteration(record)
-                bar.update(1)
-                bar.set_postfix(stage=stage.name, loss=f"{loss:.6g}")
-
-            stage_convergence = Convergence(**{**vars(convergence or Convergence()),
-                                               "max_iterations": stage.max_iterations or max_iterations})
-            outcome = minimize(lambda u: problem.total_loss(full(u)), torch.zeros_like(index, dtype=values.dtype),
-                               stage.optimizer or optimizer, stage_convergence, callback, learning_rate)
-            with torch.no_grad():
-                values = full(outcome.u)
-            reports.append(StageReport(stage.name, list(stage.params), stage.optimizer or optimizer,
-                                       outcome.iterations, outcome.evaluations, outcome.loss, outcome.converged,
-                                       outcome.reason, time.perf_counter() - stage_began))
+            stage_convergence = Convergence(**vars(convergence or Convergence()))
+            stage_convergence.max_iterations = stage.max_iterations or max_iterations
+            if stage.relative_loss_change is not None:
+                stage_convergence.relative_loss_change = stage.relative_loss_change
+            values, report = _run_stage(problem, stage, values, stage.optimizer or optimizer, stage_convergence,
+                                        learning_rate, precondition, history)
+            reports.append(report)
     with torch.no_grad():
         for k, name in enumerate(names):
             if name not in LOSS_PARAMETERS:
                 problem.model.params[name].copy_(values[k])
     errors = _uncertainty(problem, values, uncertainty)
-    warnings = list(errors.warnings) + _bound_warnings(problem, values)
     result = RefinementResult(
         names=names, start=dict(zip(names, problem.start.tolist())), values=dict(zip(names, values.tolist())),
         standard_errors=dict(zip(names, errors.standard_errors.tolist())), correlation=errors.correlation,
-        covariance=errors.covariance, loss_history=[r["loss"] for r in records], converged=reports[-1].converged,
-        stages=reports, iterations=sum(r.iterations for r in reports), evaluations=sum(r.evaluations for r in reports),
-        wall_time_s=time.perf_counter() - began,
+        covariance=errors.covariance, loss_history=[r["loss"] for r in history.records],
+        converged=reports[-1].converged, stages=reports, iterations=sum(r.iterations for r in reports),
+        evaluations=sum(r.evaluations for r in reports), wall_time_s=time.perf_counter() - history.began,
         peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        uncertainty_method=uncertainty, refined_pixels=int(problem.active.numel()), warnings=warnings,
+        uncertainty_method=uncertainty, refined_pixels=int(problem.active.numel()),
+        warnings=list(errors.warnings) + _bound_warnings(problem, values),
     )
-    return result, records
+    return result, history.records
 
 
 def _stage_transform(problem: RefinementProblem, values: torch.Tensor, index: torch.Tensor,

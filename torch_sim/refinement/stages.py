@@ -8,11 +8,13 @@ converge before the ones that shape them: the default is
 3. ``mosaic_size``: mosaic_spread, N_a, N_b, N_c;
 4. ``joint``: every refined parameter together (the optimum whose standard errors are reported).
 
-Each stage refines the parameters it lists that are also refined (the
+The first three stages only bring the parameters near the optimum, so they
+stop early (at most 10 iterations, or a relative loss change below 1e-4);
+the joint stage converges fully. Each stage refines the parameters it lists that are also refined (the
 ``params`` of :func:`torch_sim.refinement.refine`); names absent from the model or
 not refined are skipped, and a stage left empty is dropped. A stage file is JSON:
 a list of ``{"name": ..., "params": [...] or "all", "optimizer": "lbfgs"|"adam",
-"max_iterations": N}`` (optimizer and iterations optional).
+"max_iterations": N, "relative_loss_change": X}`` (all but ``params`` optional).
 """
 
 import json
@@ -28,21 +30,24 @@ ALL = "all"
 
 @dataclass
 class Stage:
-    """One pass: ``params`` (names or ``"all"``), ``optimizer`` and ``max_iterations`` (None: the run's defaults)."""
+    """One pass: ``params`` (names or ``"all"``); ``optimizer``, ``max_iterations`` and
+    ``relative_loss_change`` override the run's settings (None: the run's)."""
 
     name: str
     params: Union[str, list] = ALL
     optimizer: Optional[str] = None
     max_iterations: Optional[int] = None
+    relative_loss_change: Optional[float] = None
     #: Names listed but not refined in this run (filled by :func:`resolve_stages`).
     skipped: list = field(default_factory=list)
 
 
 DEFAULT_STAGES = (
-    Stage("orientation_beam", ["misset_x", "misset_y", "misset_z", "beam_x", "beam_y"]),
+    Stage("orientation_beam", ["misset_x", "misset_y", "misset_z", "beam_x", "beam_y"], max_iterations=10,
+          relative_loss_change=1e-4),
     Stage("cell_distance", ["cell_a", "cell_b", "cell_c", "cell_alpha", "cell_beta", "cell_gamma", "distance",
-                            "close_distance"]),
-    Stage("mosaic_size", ["mosaic_spread", "N_a", "N_b", "N_c"]),
+                            "close_distance"], max_iterations=10, relative_loss_change=1e-4),
+    Stage("mosaic_size", ["mosaic_spread", "N_a", "N_b", "N_c"], max_iterations=10, relative_loss_change=1e-4),
     Stage("joint", ALL),
 )
 
@@ -50,7 +55,7 @@ DEFAULT_STAGES = (
 def _check_stage(entry, where: str) -> Stage:
     if not isinstance(entry, dict) or "params" not in entry:
         raise InputError(f"{where}: each stage must be an object with \"params\"")
-    unknown = set(entry) - {"name", "params", "optimizer", "max_iterations"}
+    unknown = set(entry) - {"name", "params", "optimizer", "max_iterations", "relative_loss_change"}
     if unknown:
         raise InputError(f"{where}: unknown stage key(s) {', '.join(sorted(unknown))}")
     params = entry["params"]
@@ -62,7 +67,10 @@ def _check_stage(entry, where: str) -> Stage:
     iterations = entry.get("max_iterations")
     if iterations is not None and not (isinstance(iterations, int) and iterations >= 1):
         raise InputError(f"{where}: max_iterations must be a positive integer, got {iterations!r}")
-    return Stage(str(entry.get("name", where)), params, optimizer, iterations)
+    tolerance = entry.get("relative_loss_change")
+    if tolerance is not None and not (isinstance(tolerance, (int, float)) and tolerance >= 0):
+        raise InputError(f"{where}: relative_loss_change must be a number >= 0, got {tolerance!r}")
+    return Stage(str(entry.get("name", where)), params, optimizer, iterations, tolerance)
 
 
 def load_stages(path: str) -> list[Stage]:
@@ -100,7 +108,7 @@ def resolve_stages(stages: Union[None, str, Sequence], refined: Sequence[str]) -
         kept = [name for name in refined if name in listed]
         if kept:
             resolved.append(Stage(stage.name, kept, stage.optimizer, stage.max_iterations,
-                                  [name for name in listed if name not in refined]))
+                                  stage.relative_loss_change, [name for name in listed if name not in refined]))
     staged = {name for stage in resolved for name in stage.params}
     missing = [name for name in refined if name not in staged]
     if missing:

@@ -1,0 +1,312 @@
+#!/usr/bin/env python
+"""Speed and memory of torch_sim against nanoBragg.c (a benchmark that prints figures, not a test).
+
+Each measurement runs in a fresh Python process, so that its peak memory (RSS
+on CPU, max allocated on GPU) is its own. For every case, dtype (float64,
+float32), mode (eager, compiled) and pass (forward; forward+backward with every
+refinable parameter requiring grad) it prints the median wall time of several
+renders after a warm-up render (whose extra time is reported as compilation),
+peak memory, and evaluations per second (pixels x subpixels x layers x sources
+x phi steps x domains). With a nanoBragg executable (``--nanobragg`` or
+``NANOBRAGG_BIN``) the same command lines run through it with OMP_NUM_THREADS
+set to torch's thread count, and the ratio is printed per case.
+
+    python scripts/benchmark.py                                  # the default table
+    python scripts/benchmark.py --nanobragg ~/bin/nanoBragg --json results.json
+    python scripts/benchmark.py --cases realistic_1024 --modes compiled --passes forward
+    python scripts/benchmark.py --scaling                        # time vs evaluations (slope)
+    python scripts/benchmark.py --memory-sweep                   # peak memory vs mosaic domains
+    python scripts/benchmark.py --device cuda --c-reference results.json   # on a GPU machine
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+INPUTS = REPOSITORY / "golden_data" / "nanobragg_c" / "inputs"
+REALISTIC = (REPOSITORY / "golden_data" / "nanobragg_c" / "cases" / "realistic_1024" / "command.txt").read_text().split()
+OUTPUT_FLAGS = {"-floatfile", "-intfile", "-noisefile", "-pgmfile"}
+
+
+def _without_outputs(argv):
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in OUTPUT_FLAGS:
+            skip = True
+        elif arg not in ("-nonoise", "-nopgm", "-noprogress"):
+            kept.append(arg)
+    return kept
+
+
+def _replace(argv, flag, *values):
+    argv = list(argv)
+    if flag in argv:
+        position = argv.index(flag)
+        argv[position + 1:position + 1 + len(values)] = list(values)
+    else:
+        argv += [flag, *values]
+    return argv
+
+
+BASE = _without_outputs(REALISTIC)
+CASES = {
+    # the golden case: 1024x1024, 0.1 mm, cell 79x79x38, N=10, 10 mosaic domains, HKL (oversample 2 auto-selected)
+    "realistic_1024": BASE,
+    # 1024x1024 with an explicit 2x2 oversampling, one domain, no HKL table
+    "oversample2_1024": ["-cell", "79.1", "79.1", "38.2", "90", "90", "90", "-misset", "12", "-23", "31",
+                         "-default_F", "100", "-N", "10", "-lambda", "1.0", "-distance", "200",
+                         "-detpixels", "1024", "-pixel", "0.1", "-oversample", "2"],
+    # 2048x2048 with 0.075 mm pixels (oversample 1 auto-selected), 10 domains
+    "pixels_2048": _replace(_replace(BASE, "-detpixels", "2048"), "-pixel", "0.075"),
+    # 100 mosaic domains on 512x512
+    "mosaic_100": _replace(_replace(BASE, "-detpixels", "512"), "-mosaic_domains", "100"),
+    # 25 sources: 5 divergence steps x 5 wavelengths, 512x512, one domain
+    "sources_25": _replace(_replace(_replace(BASE, "-detpixels", "512"), "-mosaic_domains", "1"), "-mosaic", "0") + [
+        "-hdivrange", "0.5", "-hdivsteps", "5", "-dispersion", "0.5", "-dispsteps", "5", "-square_div"],
+}
+
+
+def _stage_inputs(argv, folder: Path):
+    for name in ("lyso.hkl", "P1.hkl"):
+        if name in argv:
+            shutil.copy(INPUTS / name, folder / name)
+
+
+# ----------------------------------------------------------------------------- one measurement (child process)
+
+def _peak_memory_mb(device) -> float:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int, device_name: str,
+            memory_mb: float, argv=None) -> dict:
+    """Time one configuration in this process; returns a result row."""
+    import torch
+
+    import torch_sim
+
+    device = torch.device(device_name)
+    dtype = {"float64": torch.float64, "float32": torch.float32}[dtype_name]
+    argv = CASES[case] if argv is None else argv
+    with tempfile.TemporaryDirectory() as folder:
+        _stage_inputs(argv, Path(folder))
+        start_dir = os.getcwd()
+        os.chdir(folder)
+        try:
+            model = torch_sim.from_nanobragg_args(argv, dtype=dtype, device=device, memory_budget_mb=memory_mb,
+                                                  compile=(mode == "compiled"))
+        finally:
+            os.chdir(start_dir)
+    baseline_mb = _peak_memory_mb(device)
+    backward = pass_name == "forward+backward"
+    for value in model.params.values():
+        value.requires_grad_(backward)
+
+    def render():
+        if backward:
+            image = model()
+            image.sum().backward()
+        else:
+            with torch.no_grad():
+                image = model()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return image
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    first_start = time.perf_counter()
+    render()
+    first = time.perf_counter() - first_start
+    times = []
+    for _ in range(repeats):
+        for value in model.params.values():
+            value.grad = None
+        start = time.perf_counter()
+        render()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    config = model.config
+    evaluations = (int(model.pixel_index.numel()) * config.detector.oversample ** 2 * config.detector.thicksteps
+                   * config.beam.n_sources * config.crystal.phisteps * config.crystal.mosaic_domains)
+    return dict(case=case, dtype=dtype_name, mode=mode, passes=pass_name, device=device_name,
+                threads=torch.get_num_threads(), median_s=median, times_s=times, first_s=first,
+                compile_s=max(first - median, 0.0) if mode == "compiled" else 0.0,
+                peak_memory_mb=_peak_memory_mb(device), baseline_memory_mb=baseline_mb,
+                evaluations=evaluations, evaluations_per_s=evaluations / median)
+
+
+def _run_child(arguments: list, timeout: float) -> dict:
+    command = [sys.executable, __file__, "--child", json.dumps(arguments)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": last}
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- nanoBragg
+
+def time_nanobragg(executable: str, case: str, threads: int, repeats: int, argv=None) -> float:
+    """Median wall time of nanoBragg on the case (each run in a fresh folder with its inputs)."""
+    argv = CASES[case] if argv is None else argv
+    environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    times = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            _stage_inputs(argv, Path(folder))
+            start = time.perf_counter()
+            subprocess.run([executable, *argv, "-noprogress", "-nonoise", "-nopgm"], cwd=folder, env=environment,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ----------------------------------------------------------------------------- reports
+
+def _format_row(row: dict, c_time) -> str:
+    if "error" in row:
+        return f"{row['case']:17s} {row['dtype']:8s} {row['mode']:9s} {row['passes']:17s} ERROR {row['error']}"
+    ratio = f"{row['median_s'] / c_time:8.2f}" if c_time else "       -"
+    return (f"{row['case']:17s} {row['dtype']:8s} {row['mode']:9s} {row['passes']:17s} {row['median_s']:9.3f} "
+            f"{row['compile_s']:8.1f} {row['peak_memory_mb']:9.0f} {row['evaluations_per_s'] / 1e6:9.1f} {ratio}")
+
+
+HEADER = (f"{'case':17s} {'dtype':8s} {'mode':9s} {'pass':17s} {'median_s':>9s} {'compile':>8s} {'peak_MB':>9s} "
+          f"{'Meval/s':>9s} {'vs_C':>8s}")
+
+
+def _fit_slope(points) -> float:
+    xs = [math.log(x) for x, _ in points]
+    ys = [math.log(y) for _, y in points]
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def scaling(options) -> dict:
+    """Time of the compiled float32 forward as pixels, domains and oversampling grow; log-log slope."""
+    points = []
+    print(f"{'pixels':>8s} {'oversample':>10s} {'domains':>8s} {'evaluations':>12s} {'median_s':>9s}")
+    for side in (256, 512, 1024):
+        for oversample in (1, 2):
+            for domains in (1, 4, 16):
+                argv = _replace(_replace(_replace(BASE, "-detpixels", str(side)), "-mosaic_domains", str(domains)),
+                                "-oversample", str(oversample))
+                row = _run_child(dict(case="realistic_1024", dtype_name=options.scaling_dtype, mode=options.scaling_mode,
+                                      pass_name="forward", repeats=options.repeats, device_name=options.device,
+                                      memory_mb=options.memory_mb, argv=argv), options.timeout)
+                if "error" in row:
+                    print(side, oversample, domains, row["error"])
+                    continue
+                points.append((row["evaluations"], row["median_s"]))
+                print(f"{side * side:8d} {oversample:10d} {domains:8d} {row['evaluations']:12d} {row['median_s']:9.3f}")
+    slope = _fit_slope(points)
+    large = [p for p in points if p[0] >= 1e7]
+    print(f"log-log slope of time vs evaluations: {slope:.3f} (all points), "
+          f"{_fit_slope(large):.3f} (>= 1e7 evaluations)" if len(large) >= 2 else f"slope {slope:.3f}")
+    return {"points": points, "slope": slope}
+
+
+def memory_sweep(options) -> list:
+    """Peak memory as the number of mosaic domains grows (512x512), forward and forward+backward."""
+    rows = []
+    print(f"{'domains':>8s} {'pass':17s} {'peak_MB':>9s} {'baseline_MB':>12s} {'median_s':>9s}")
+    for pass_name in ("forward", "forward+backward"):
+        for domains in (10, 30, 100):
+            argv = _replace(_replace(BASE, "-detpixels", "512"), "-mosaic_domains", str(domains))
+            row = _run_child(dict(case="realistic_1024", dtype_name="float64", mode=options.modes[0],
+                                  pass_name=pass_name, repeats=1, device_name=options.device,
+                                  memory_mb=options.memory_mb, argv=argv), options.timeout)
+            row["domains"] = domains
+            rows.append(row)
+            if "error" in row:
+                print(domains, pass_name, row["error"])
+                continue
+            print(f"{domains:8d} {pass_name:17s} {row['peak_memory_mb']:9.0f} {row['baseline_memory_mb']:12.0f} "
+                  f"{row['median_s']:9.2f}")
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
+    parser.add_argument("--dtypes", default="float64,float32")
+    parser.add_argument("--modes", default="eager,compiled")
+    parser.add_argument("--passes", default="forward,forward+backward")
+    parser.add_argument("--repeats", type=int, default=3, help="timed renders after the warm-up (median)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--memory-mb", type=float, default=512.0, help="torch_sim memory budget per chunk")
+    parser.add_argument("--nanobragg", default=os.environ.get("NANOBRAGG_BIN"), help="nanoBragg executable")
+    parser.add_argument("--c-reference", help="JSON of an earlier run: its nanoBragg times give the ratios")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measurement")
+    parser.add_argument("--scaling", action="store_true", help="time vs evaluations instead of the table")
+    parser.add_argument("--scaling-dtype", default="float32")
+    parser.add_argument("--scaling-mode", default="compiled")
+    parser.add_argument("--memory-sweep", action="store_true", help="peak memory vs mosaic domains")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        print(json.dumps(measure(**json.loads(options.child))))
+        return 0
+    options.modes = options.modes.split(",")
+    import torch
+
+    threads = torch.get_num_threads()
+    results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "threads": threads,
+               "torch": torch.__version__, "device": options.device}
+    print(f"torch {torch.__version__}, {threads} threads, device {options.device}, {os.cpu_count()} CPUs")
+    if options.scaling:
+        results["scaling"] = scaling(options)
+    elif options.memory_sweep:
+        results["memory_sweep"] = memory_sweep(options)
+    else:
+        cases = options.cases.split(",")
+        unknown = [case for case in cases if case not in CASES]
+        if unknown:
+            parser.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
+        c_times = {}
+        if options.c_reference:
+            c_times = json.loads(Path(options.c_reference).read_text()).get("nanobragg_s", {})
+        if options.nanobragg:
+            for case in cases:
+                c_times[case] = time_nanobragg(options.nanobragg, case, threads, options.repeats)
+                print(f"nanoBragg {case}: {c_times[case]:.3f} s (OMP_NUM_THREADS={threads})")
+        results["nanobragg_s"] = c_times
+        rows = []
+        print(HEADER)
+        for case in cases:
+            for dtype_name in options.dtypes.split(","):
+                for mode in options.modes:
+                    for pass_name in options.passes.split(","):
+                        row = _run_child(dict(case=case, dtype_name=dtype_name, mode=mode, pass_name=pass_name,
+                                              repeats=options.repeats, device_name=options.device,
+                                              memory_mb=options.memory_mb), options.timeout)
+                        row.update(case=case, dtype=dtype_name, mode=mode, passes=pass_name)
+                        rows.append(row)
+                        print(_format_row(row, c_times.get(case)), flush=True)
+        results["rows"] = rows
+    if options.json:
+        Path(options.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
