@@ -158,3 +158,30 @@ def test_compiled_model_matches_eager():
     assert torch.allclose(images[0], images[1], rtol=1e-12)
     assert torch.allclose(gradients[0], gradients[1], rtol=1e-10)
     assert compiled.last_render.solid_angle_sum == pytest.approx(eager.last_render.solid_angle_sum, rel=1e-12)
+
+
+def test_compilation_failure_falls_back_to_eager(monkeypatch):
+    """If torch.compile cannot build the kernels, the render warns once and runs eagerly (same numbers)."""
+    from torch_sim.functional import lattice_sum as module
+
+    def broken_compile(function, **kwargs):
+        def fail(*args):
+            raise RuntimeError("no C++ compiler")
+        return fail
+
+    monkeypatch.setattr(module.torch, "compile", broken_compile)
+    monkeypatch.setattr(module, "_COMPILED", {})
+    monkeypatch.setattr(module, "_COMPILE_FAILURE", [])
+    argv = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "12", "-pixel", "0.5", "-distance", "60",
+                   "-Xbeam", "8", "-Ybeam", "9"]
+    _, eager = _render(argv, compile=False)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .*no C\\+\\+ compiler"):
+        _, fallback = _render(argv, compile=True)
+    assert torch.equal(eager, fallback)
+
+
+def test_automatic_compilation_only_for_large_renders():
+    small = torch_sim.from_nanobragg_args(CELL + ["-default_F", "50", "-detpixels", "16"])
+    assert not small.compile and small.evaluations() < 2e7
+    forced = torch_sim.from_nanobragg_args(CELL + ["-default_F", "50", "-detpixels", "16"], compile=True)
+    assert forced.compile

@@ -9,13 +9,15 @@ from torch_sim.modules.simulator import Simulator
 
 
 def from_nanobragg_args(argv: Sequence[str], dtype: torch.dtype = torch.float64, device: Optional[torch.device] = None,
-                        memory_budget_mb: float = 512.0, use_fdump: bool = False, compile: bool = False) -> Simulator:
+                        memory_budget_mb: float = 512.0, use_fdump: bool = False,
+                        compile: Optional[bool] = None) -> Simulator:
     """A :class:`Simulator` from a nanoBragg command line (the command line's own parser).
 
     ``forward()`` returns the float image [slow, fast] (what ``-floatfile`` holds);
     ``model.params`` maps parameter names to leaf tensors in command-line units.
     torch_sim's ``-dtype``/``-device``/``-memory_mb``/``-compile`` flags are
-    overridden by the arguments here (``compile``: torch.compile'd hot loop). ``use_fdump`` reads ``Fdump.bin`` when no ``-hkl`` is given,
+    overridden by the arguments here (``compile``: torch.compile'd hot loop; None:
+    automatic, for large renders). ``use_fdump`` reads ``Fdump.bin`` when no ``-hkl`` is given,
     as the C program does (off by default: a library call should not depend on
     files left in the working folder).
     """

@@ -19,7 +19,7 @@ torch_sim's own flags (besides every nanoBragg.c flag):
   -dtype float64|float32      arithmetic precision (default float64, the parity dtype)
   -device cpu|cuda[:N]        where to render (default cpu)
   -memory_mb MB               memory budget of one chunk of pixels (default 512)
-  -compile                    use the torch.compile'd kernel
+  -compile / -nocompile       always / never use the torch.compile'd hot loop (default: for large renders)
   -hdf5file NAME              also write the float image and parameters as HDF5
   -phi_zero_rotates           rotate phi steps at exactly 0 (the C reuses the previous step)
   -source_weights             weight sources by their file weights (the C ignores them)

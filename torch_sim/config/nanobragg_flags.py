@@ -350,6 +350,7 @@ TORCH_SIM_RULES: list[_Rule] = [
     _Rule(_exact("-device"), 1, _text("device")),
     _Rule(_exact("-memory_mb"), 1, _positive("memory_budget_mb")),
     _Rule(_exact("-compile"), 0, _flag(compile=True)),
+    _Rule(_exact("-nocompile"), 0, _flag(compile=False)),
     _Rule(_exact("-hdf5file"), 1, _text("hdf5filename")),
     _Rule(_exact("-phi_zero_rotates"), 0, _flag(phi_zero_rotates=True)),
     _Rule(_exact("-source_weights"), 0, _flag(use_source_weights=True)),

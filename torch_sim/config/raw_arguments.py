@@ -123,7 +123,7 @@ class RawArguments:
     dtype: str = "float64"
     device: str = "cpu"
     memory_budget_mb: float = 512.0
-    compile: bool = False
+    compile: Optional[bool] = None  # None: automatic
     hdf5filename: Optional[str] = None
     phi_zero_rotates: bool = False
     use_source_weights: bool = False

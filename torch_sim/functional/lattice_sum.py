@@ -20,6 +20,9 @@ table; tricubic interpolation and the ``-oversample_*`` running products take
 the generic autograd path in ``pixel_kernel``.
 """
 
+import importlib.util
+import shutil
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -41,14 +44,38 @@ class LatticeSumSpec:
 
 
 _COMPILED = {}
+_COMPILE_FAILURE = []
+
+
+def compiler_available(device: torch.device) -> bool:
+    """Whether torch.compile can build kernels here (a C++ compiler for CPU, Triton for GPU)."""
+    if device.type == "cuda":
+        return importlib.util.find_spec("triton") is not None
+    return any(shutil.which(name) for name in ("g++", "c++", "clang++"))
 
 
 def _maybe_compiled(function, spec: LatticeSumSpec):
-    """``function`` compiled by torch.compile (one fused, vectorized loop) when ``spec.compiled``."""
-    if not spec.compiled:
+    """``function`` compiled by torch.compile (one fused, vectorized loop) when ``spec.compiled``.
+
+    If compilation fails (no compiler, an unsupported platform), a warning says
+    so once and every later call runs eagerly: the same numbers, more slowly.
+    """
+    if not spec.compiled or _COMPILE_FAILURE:
         return function
     if function not in _COMPILED:
-        _COMPILED[function] = torch.compile(function, dynamic=False, fullgraph=True)
+        compiled = torch.compile(function, dynamic=False, fullgraph=True)
+
+        def run(*args):
+            if not _COMPILE_FAILURE:
+                try:
+                    return compiled(*args)
+                except Exception as error:  # compilation problems surface here, at the first call
+                    _COMPILE_FAILURE.append(error)
+                    warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+                                  "rendering without compilation", RuntimeWarning, stacklevel=2)
+            return function(*args)
+
+        _COMPILED[function] = run
     return _COMPILED[function]
 
 

@@ -9,12 +9,16 @@ import torch.utils.checkpoint
 from torch import nn
 
 from torch_sim.config.simulation_config import SimulationConfig
+from torch_sim.functional.lattice_sum import compiler_available
 from torch_sim.functional.pixel_kernel import PixelTrace, ScatteringSetup, pixel_intensities, uses_generic_path
 from torch_sim.modules.beam import Beam
 from torch_sim.modules.crystal import Crystal
 from torch_sim.modules.detector import Detector
 from torch_sim.modules.parameters import check_finite
 from torch_sim.units import R_E_SQR_M2
+
+#: From this many evaluations per render, compiling the hot loop pays for itself (auto mode).
+AUTO_COMPILE_EVALUATIONS = 2e7
 
 #: Bytes of intermediate tensors per evaluation (pixel x layer x subpixel x source x phi x domain)
 #: per byte of the dtype; measured on the forward pass, interpolation needs more.
@@ -39,20 +43,25 @@ class Simulator(nn.Module):
     ``params`` maps stable names to the leaf tensors of the detector, crystal and
     beam (command-line units); call ``requires_grad_()`` on those to refine.
     Pixels are rendered in chunks sized from ``memory_budget_mb``; ``compile``
-    runs the hot loop through torch.compile (the first render pays the compilation).
+    runs the hot loop through torch.compile (the first render pays the
+    compilation); None compiles renders of at least AUTO_COMPILE_EVALUATIONS
+    evaluations when a compiler is available.
     """
 
     def __init__(self, config: SimulationConfig, dtype: torch.dtype = torch.float64, device=None,
-                 memory_budget_mb: float = 512.0, compile: bool = False):
+                 memory_budget_mb: float = 512.0, compile: Optional[bool] = None):
         super().__init__()
         self.config = config
         self.memory_budget_mb = memory_budget_mb
-        #: Evaluate the hot loop with torch.compile'd kernels (same numbers within rounding).
-        self.compile = compile
         self.detector = Detector(config.detector, dtype, device)
         self.crystal = Crystal(config.crystal, dtype, device)
         self.beam = Beam(config.beam, dtype, device)
         self.register_buffer("pixel_index", torch.as_tensor(self._rendered_pixels(), device=device))
+        if compile is None:
+            compile = (self.evaluations() >= AUTO_COMPILE_EVALUATIONS
+                       and compiler_available(self.pixel_index.device))
+        #: Evaluate the hot loop with torch.compile'd kernels (same numbers within rounding).
+        self.compile = compile
         #: The state left by the latest forward(): interpolation switch, warning, solid angle sum.
         self.last_render: Optional[RenderSummary] = None
 
@@ -114,13 +123,21 @@ class Simulator(nn.Module):
         )
         return setup, geometry, lattice
 
+    def evaluations_per_pixel(self) -> int:
+        """Sensor layers x subpixels x sources x phi steps x mosaic domains."""
+        config = self.config
+        return (config.detector.thicksteps * config.detector.oversample**2 * config.beam.n_sources
+                * config.crystal.phisteps * config.crystal.mosaic_domains)
+
+    def evaluations(self) -> int:
+        """Evaluations of the structure and lattice factors in one render."""
+        return int(self.pixel_index.numel()) * self.evaluations_per_pixel()
+
     def chunk_pixels(self) -> int:
         """Pixels per chunk so that the intermediates of one chunk fit the memory budget."""
-        evaluations = (self.config.detector.thicksteps * self.config.detector.oversample**2
-                       * self.config.beam.n_sources * self.config.crystal.phisteps * self.config.crystal.mosaic_domains)
         words = _WORDS_PER_EVALUATION_INTERPOLATED if self.config.crystal.interpolate else _WORDS_PER_EVALUATION
         itemsize = torch.finfo(self.dtype).bits // 8
-        return max(1, int(self.memory_budget_mb * 2**20 / (evaluations * words * itemsize)))
+        return max(1, int(self.memory_budget_mb * 2**20 / (self.evaluations_per_pixel() * words * itemsize)))
 
     def render_values(self, setup: ScatteringSetup, pixel_index: torch.Tensor, summary: RenderSummary,
                       progress=None) -> torch.Tensor:

@@ -4,19 +4,27 @@ With the typical-step scaling alone, the loss's curvature still differs by
 orders of magnitude between parameters and strongly couples some of them
 (cell lengths with the distance, misset with the beam centre), and L-BFGS needs
 hundreds of iterations. At the start of a stage the Fisher information ``F``
-of its internal variables (``J^T W J`` from forward-mode Jacobians, plus the
-restraints) is computed once, and the optimizer works on ``w`` with
-``u = C w``, ``C = F^(-1/2)`` (eigenvalues floored): in ``w`` the curvature is
-close to the identity, a unit step is close to the Newton step, and the
-gradient norm measures the distance to the optimum in standard deviations.
+of its internal variables (``J^T W J`` plus the restraints) is computed once,
+and the optimizer works on ``w`` with ``u = C w``, ``C = F^(-1/2)`` (eigenvalues
+floored): in ``w`` the curvature is close to the identity, a unit step is close
+to the Newton step, and the gradient norm measures the distance to the optimum
+in standard deviations.
+
+A preconditioner only needs to be approximately right, so ``J`` comes from
+central differences of the rendered pixels (2k renders, with steps of a tenth
+of each parameter's typical step) rather than k forward-mode passes, which
+cost several renders each; the standard errors (uncertainty.py) use
+forward-mode autograd.
 """
 
 import torch
 
-from torch_sim.refinement.uncertainty import fisher_information, forward_jacobian
+from torch_sim.refinement.uncertainty import fisher_information
 
 #: Eigenvalues of F below this fraction of the largest are raised to it.
 EIGENVALUE_FLOOR = 1e-10
+#: Difference step in typical steps (internal units).
+DIFFERENCE_STEP = 0.1
 
 
 def inverse_square_root(information: torch.Tensor) -> torch.Tensor:
@@ -28,11 +36,22 @@ def inverse_square_root(information: torch.Tensor) -> torch.Tensor:
     return vectors @ torch.diag(floored.rsqrt()) @ vectors.T
 
 
+def central_difference_jacobian(function, values: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """``d function / d values`` [outputs, k] from ``(f(v + h e_i) - f(v - h e_i)) / 2h`` (no autograd)."""
+    columns = []
+    with torch.no_grad():
+        for i in range(values.numel()):
+            step = torch.zeros_like(values)
+            step[i] = steps[i]
+            columns.append((function(values + step) - function(values - step)) / (2.0 * steps[i]))
+    return torch.stack(columns, dim=-1)
+
+
 def stage_preconditioner(mean_counts, information_weights: torch.Tensor, stage_values: torch.Tensor,
                          slopes: torch.Tensor, restraint_curvature: torch.Tensor) -> torch.Tensor:
     """``C`` [k, k] for a stage: ``mean_counts(stage_values)`` gives mu [P]; ``slopes`` [k] are dv/du at u = 0;
     ``restraint_curvature`` [k] the restraints' second derivatives (command-line units)."""
-    jacobian = forward_jacobian(mean_counts, stage_values) * slopes
+    jacobian = central_difference_jacobian(mean_counts, stage_values, DIFFERENCE_STEP * slopes) * slopes
     information = fisher_information(jacobian, information_weights)
     information = information + torch.diag(restraint_curvature * slopes * slopes)
     return inverse_square_root(information)
