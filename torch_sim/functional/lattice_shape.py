@@ -33,6 +33,12 @@ def nearest_index(h: torch.Tensor) -> torch.Tensor:
     return torch.ceil(h - 0.5).detach()
 
 
+def _sincg_series(x: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
+    """Taylor series of sin(N x)/sin(x) about x = 0, to x^4."""
+    x2, n2 = x * x, N * N
+    return N * (1.0 - (n2 - 1.0) * x2 / 6.0 + (n2 - 1.0) * (3.0 * n2 - 7.0) * x2 * x2 / 360.0)
+
+
 def sincg(x: torch.Tensor, N: torch.Tensor, with_derivatives: bool = False):
     """(sin(N x)/sin(x), d/dx, d/dN) for x = pi*delta, |x| <= pi/2; the value is N at x = 0 (C ``sincg``).
 
@@ -40,11 +46,16 @@ def sincg(x: torch.Tensor, N: torch.Tensor, with_derivatives: bool = False):
     """
     nx = N * x
     small = torch.abs(nx) < _SINCG_SERIES_LIMIT
+    if not (with_derivatives or torch.is_grad_enabled() or torch.compiler.is_compiling()):
+        # values only, eagerly: the ratio everywhere, the series only where it is needed
+        value = torch.sin(nx) / torch.sin(x)
+        if bool(small.any()):
+            value[small] = _sincg_series(x[small], N.expand_as(x)[small])
+        return value, None, None
     x_safe = torch.where(small, torch.ones_like(x), x)
     sin_nx, sin_x = torch.sin(N * x_safe), torch.sin(x_safe)
     x2, n2 = x * x, N * N
-    series = N * (1.0 - (n2 - 1.0) * x2 / 6.0 + (n2 - 1.0) * (3.0 * n2 - 7.0) * x2 * x2 / 360.0)
-    value = torch.where(small, series, sin_nx / sin_x)
+    value = torch.where(small, _sincg_series(x, N), sin_nx / sin_x)
     if not with_derivatives:
         return value, None, None
     # |x| <= pi/2 (x = pi delta, |delta| <= 1/2), where cos x = sqrt(1 - sin^2 x) and costs no transcendental
