@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from torch_sim.errors import InputError
-from torch_sim.functional.vector_ops import cross, dot, norm, rescale
+from torch_sim.functional.vector_ops import correctly_rounded_sqrt, cross, dot, norm, rescale
 
 
 @dataclass
@@ -54,7 +54,7 @@ def cell_volume(a, b, c, alpha, beta, gamma) -> torch.Tensor:
     """Cell volume (A^3) from lengths and angles (radians), the C program's formula."""
     half_sum = (alpha + beta + gamma) / 2
     skew = torch.sin(half_sum) * torch.sin(half_sum - alpha) * torch.sin(half_sum - beta) * torch.sin(half_sum - gamma)
-    return 2.0 * a * b * c * torch.sqrt(torch.abs(skew))
+    return 2.0 * a * b * c * correctly_rounded_sqrt(torch.abs(skew))
 
 
 def check_cell(a_A: float, b_A: float, c_A: float, alpha_deg: float, beta_deg: float, gamma_deg: float) -> None:

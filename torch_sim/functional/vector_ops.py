@@ -6,6 +6,35 @@ follow nanoBragg.c's arithmetic so that derived values agree to rounding.
 
 import torch
 
+#: Veltkamp's splitting constant for float64 (2^27 + 1).
+_SPLIT = 134217729.0
+
+
+def _split(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """a = high + low with high holding the upper 26 bits (Veltkamp)."""
+    scaled = _SPLIT * a
+    high = scaled - (scaled - a)
+    return high, a - high
+
+
+def correctly_rounded_sqrt(s: torch.Tensor) -> torch.Tensor:
+    """sqrt(s) rounded correctly in float64, as the C library's (torch.sqrt can be one unit in the
+    last place off on vectorized CPUs, which moves the C program's integer choices at exact boundaries).
+
+    One Newton step on the exact residual s - y^2 (Dekker's product); the
+    gradient is that of torch.sqrt. Other dtypes are returned as torch.sqrt gives them.
+    """
+    y = torch.sqrt(s)
+    if s.dtype != torch.float64:
+        return y
+    with torch.no_grad():
+        high, low = _split(y)
+        square = y * y
+        error = ((high * high - square) + 2.0 * high * low) + low * low
+        residual = (s - square) - error
+        corrected = torch.where(y > 0, y + residual / (2.0 * y), y)
+    return y + (corrected - y).detach()
+
 
 def dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Inner product over the last dimension: [..., 3] x [..., 3] -> [...]."""
@@ -27,7 +56,7 @@ def norm(v: torch.Tensor) -> torch.Tensor:
     squared = dot(v, v)
     positive = squared > 0
     safe = torch.where(positive, squared, torch.ones_like(squared))
-    return torch.where(positive, torch.sqrt(safe), torch.zeros_like(squared))
+    return torch.where(positive, correctly_rounded_sqrt(safe), torch.zeros_like(squared))
 
 
 def unitize(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
