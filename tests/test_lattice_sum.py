@@ -17,7 +17,7 @@ DTYPE = torch.float64
 def _inputs(seed: int = 0, n_vectors: int = 6, n_rotations: int = 3):
     generator = torch.Generator().manual_seed(seed)
     random = lambda *shape: torch.rand(*shape, generator=generator, dtype=DTYPE)
-    S = (random(n_vectors, 3) - 0.5) * 0.2  # 1/A
+    S = (random(3, n_vectors) - 0.5) * 0.2  # 1/A, axis first
     A = torch.diag(torch.tensor([40.0, 50.0, 60.0], dtype=DTYPE)) + (random(n_rotations, 3, 3) - 0.5) * 8.0
     N = torch.tensor([3.0, 4.5, 5.0], dtype=DTYPE)
     reciprocal = torch.linalg.inv(A[0]).T.contiguous()
