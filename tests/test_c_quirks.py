@@ -122,3 +122,11 @@ def test_divergence_cut_leaving_no_source_is_an_error(tmp_path, monkeypatch, cap
     with pytest.raises(InputError, match="no source"):
         resolve_arguments(argv)
     assert main(argv) == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_trace_prints_the_c_stale_structure_factor(tmp_path, monkeypatch):
+    """Top-hat spots skip most evaluations (F_latt = 0) before F_cell: the C prints the last one computed."""
+    lines = _stdout(("-N 7 -dmin 11.42 -pixel 0.15 -adxv -phi -2 -osc 4 -phisteps 4 -tophat_spots -detpixels 102 "
+                     "-cell 55.97 73.06 61.22 100.27 69.45 112.08 -noprogress -lambda 1.131 -distance 69.3 -hkl P1.hkl "
+                     "-misset 151.78 -54.19 64.64 -point_pixel -printout_pixel 19 39").split(), tmp_path, monkeypatch)
+    assert " F_cell=319.234  F_latt=0   I = 0" in lines

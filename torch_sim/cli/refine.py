@@ -81,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed recorded with the run (default 0)")
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"), help="default: float64")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    parser.add_argument("--memory-mb", type=float, default=512.0, help="memory budget of one chunk of pixels")
+    parser.add_argument("--memory-mb", type=float, default=512.0,
+                        help="memory budget of one chunk of pixels (default 512; with --compile, 64 can be faster)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the pixel kernel: much faster renders after a first compiling one")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -154,7 +157,7 @@ def run_refine(argv: Sequence[str]) -> int:
             raise InputError(f"--scale {text!r}: expected NAME=STEP") from None
     dtype = torch.float32 if options.dtype == "float32" else torch.float64
     model = from_nanobragg_args(model_args, dtype=dtype, device=torch_device(options.device),
-                                memory_budget_mb=options.memory_mb)
+                                memory_budget_mb=options.memory_mb, compile=options.compile)
     shape = model.config.detector.shape
     observed = read_image(options.observed, options.shape, "observed image")
     mask = read_image(options.mask, options.shape, "mask") if options.mask else None

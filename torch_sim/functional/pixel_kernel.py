@@ -298,8 +298,10 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
         value = value * omega_final
     if trace is not None:
         trace.values.update(
-            stol=stol[0, -1, -1, -1], position=position[0, -1, -1], hkl=hkl[:, 0, -1, -1, -1, -1],
-            F_cell=F_cell[0, -1, -1, -1, -1], F_latt=lattice[0, -1, -1, -1, -1], I=intensity[0],
+            stol=stol[0, -1, -1, -1], position=position[0, -1, -1], I=intensity[0],
+            # every evaluation in loop order, for the C's stale values (see Simulator.trace_pixel)
+            hkl_all=hkl[:, 0].reshape(3, -1), F_latt_all=lattice[0].reshape(-1), F_cell_all=F_cell[0].reshape(-1),
+            computed=~cut[0, ..., None].expand(lattice.shape[1:]).reshape(-1), reached=~skipped[0].reshape(-1),
             polar=polar[0, -1, -1, -1] if setup.oversample_polar else polar_final[0],
             omega=omega[0, -1, -1] if setup.oversample_omega else omega_final[0],
             capture=capture[0, -1, -1] if setup.oversample_thick else capture_final[0],

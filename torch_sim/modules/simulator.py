@@ -190,14 +190,42 @@ class Simulator(nn.Module):
         image = image.index_put((self.pixel_index,), values)
         return image.reshape(detector.spixels, detector.fpixels)
 
-    def trace_pixel(self, fast: int, slow: int) -> PixelTrace:
-        """The last evaluation's values for one pixel (``-printout_pixel``), interpolation as in a full render."""
-        setup, _, _ = self.scattering_setup()
-        trace = PixelTrace()
-        device = self.pixel_index.device
+    def _trace_one(self, setup: ScatteringSetup, index: int) -> PixelTrace:
+        """Trace of the pixel at flat index ``index``, with the interpolation state it had in the render."""
+        fpixels, device = self.config.detector.fpixels, self.pixel_index.device
         summary = self.last_render
         tripped = summary is not None and summary.tripped_pixel is not None
-        interpolating = not tripped or slow * self.config.detector.fpixels + fast < summary.tripped_pixel
-        pixel_intensities(setup, torch.tensor([fast], device=device), torch.tensor([slow], device=device),
-                          interpolating, trace)
+        trace = PixelTrace()
+        pixel_intensities(setup, torch.tensor([index % fpixels], device=device),
+                          torch.tensor([index // fpixels], device=device),
+                          not tripped or index < summary.tripped_pixel, trace)
+        return trace
+
+    def trace_pixel(self, fast: int, slow: int) -> PixelTrace:
+        """What ``-printout_pixel`` prints for one pixel: the C's variables after its last evaluation.
+
+        h, k, l and F_latt come from the last evaluation not cut by dmin, F_cell from
+        the last one that reached the structure factor (not cut, F_latt != 0); when
+        the pixel has none, the C still holds an earlier pixel's, which is looked up
+        (pixels in loop order, as one C thread renders them).
+        """
+        setup, _, _ = self.scattering_setup()
+        index = slow * self.config.detector.fpixels + fast
+        trace = self._trace_one(setup, index)
+        values = trace.values
+        earlier = self.pixel_index[self.pixel_index < index].flip(0).tolist()
+        current = values
+        for name, key, mask in (("hkl", "hkl_all", "computed"), ("F_latt", "F_latt_all", "computed"),
+                                ("F_cell", "F_cell_all", "reached")):
+            candidates = iter(earlier)
+            current = values
+            while not bool(current[mask].any()):
+                previous = next(candidates, None)
+                if previous is None:
+                    current = values
+                    break
+                current = self._trace_one(setup, previous).values
+            chosen = current[mask].nonzero()
+            last = int(chosen[-1]) if len(chosen) else -1
+            values[name] = current[key][..., last]
         return trace

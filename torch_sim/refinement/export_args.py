@@ -120,7 +120,7 @@ class ExportedArgs:
 def _rewrite(groups: list[ArgumentGroup], fields: frozenset, allowed: frozenset, tokens: list) -> list[ArgumentGroup]:
     """Remove the groups that set only ``fields`` (and ``allowed`` side effects); insert ``tokens`` in their place."""
     touching = [k for k, group in enumerate(groups) if group.fields & fields]
-    removable = [k for k in touching if group_only_sets(groups[k], fields | allowed)]
+    removable = [k for k in touching if _only_sets(groups[k], fields | allowed)]
     kept = [k for k in touching if k not in removable]
     position = removable[0] if removable else 0
     if kept and kept[-1] >= position:
@@ -131,7 +131,8 @@ def _rewrite(groups: list[ArgumentGroup], fields: frozenset, allowed: frozenset,
     return out[:position] + [new] + out[position:]
 
 
-def group_only_sets(group: ArgumentGroup, fields: frozenset) -> bool:
+def _only_sets(group: ArgumentGroup, fields: frozenset) -> bool:
+    """Whether the group sets nothing outside ``fields``."""
     return group.fields <= fields
 
 
@@ -167,7 +168,7 @@ def export_nanobragg_args(model: Simulator, base_argv: Sequence[str], matrix_pat
     cell, misset or wavelength changed, the returned ``matrix`` must be written
     to ``matrix_path`` (see :func:`write_mosflm_matrix`), which the command names.
     """
-    base = start_model if start_model is not None else from_nanobragg_args(list(base_argv))
+    base = start_model if start_model is not None else from_nanobragg_args(list(base_argv), dtype=model.dtype)
     values, before = _values(model), _values(base)
     changed = {name for name in values if name in before and values[name] != before[name]}
     convention = model.config.detector.convention
@@ -228,7 +229,7 @@ def export_mismatches(model: Simulator, argv: Sequence[str], tolerance: float = 
     The crystal is compared by its real-space vectors (a ``-mat`` export folds
     the misset into the matrix), the rest parameter by parameter.
     """
-    other = from_nanobragg_args(list(argv))
+    other = from_nanobragg_args(list(argv), dtype=model.dtype)
     values, exported = _values(model), _values(other)
     problems = []
     with torch.no_grad():

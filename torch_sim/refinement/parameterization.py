@@ -141,6 +141,8 @@ class Parameterization:
         scales, bounds = dict(scales or {}), dict(bounds or {})
         self.transforms = []
         for name in names:
+            if name not in start:
+                raise InputError(f"unknown parameter {name!r}: no start value")
             value = float(start[name])
             if not math.isfinite(value):
                 raise InputError(f"start value of {name} is not finite ({value})")

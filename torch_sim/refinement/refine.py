@@ -4,6 +4,7 @@ import math
 import resource
 import shlex
 import time
+import warnings
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -34,7 +35,7 @@ from torch_sim.refinement.uncertainty import (
 
 def refine(model: Simulator, observed, params: Sequence[str], loss: str = "poisson", mask=None, weights=None,
            bounds: Optional[Mapping] = None, restraints: Optional[Mapping] = None,
-           stages: Union[str, Sequence, None] = "default", optimizer: str = "lbfgs", max_iterations: int = 100,
+           stages: Union[str, Sequence, None] = None, optimizer: str = "lbfgs", max_iterations: int = 100,
            run_folder: Optional[str] = None, progress: bool = True, seed: int = 0, adc_offset: float = 0.0,
            background=0.0, scales: Optional[Mapping] = None, uncertainty: str = "fisher",
            convergence: Optional[Convergence] = None, base_argv: Optional[Sequence[str]] = None,
@@ -49,7 +50,8 @@ def refine(model: Simulator, observed, params: Sequence[str], loss: str = "poiss
       the pixels used are rendered.
     - ``bounds``: ``{name: (min, max)}`` (None for an open side); ``restraints``:
       ``{name: (centre, width)}``; ``scales``: ``{name: typical step}`` (command-line units).
-    - ``stages``: ``"default"``, ``"none"``, a JSON file or a list of :class:`Stage`/dicts
+    - ``stages``: None or ``"default"`` (the default stages), ``"none"`` (one stage), a JSON file or a
+      list of :class:`Stage`/dicts
       (see :mod:`torch_sim.refinement.stages`); ``optimizer`` ``"lbfgs"`` or ``"adam"`` and
       ``max_iterations`` per stage unless the stage says otherwise.
     - ``precondition``: whiten each stage's variables with its Fisher information first
@@ -174,6 +176,9 @@ def _run(problem: RefinementProblem, stages: Sequence[Stage], optimizer: str, ma
             if name not in LOSS_PARAMETERS:
                 problem.model.params[name].copy_(values[k])
     errors = _uncertainty(problem, values, uncertainty)
+    messages = list(errors.warnings) + _bound_warnings(problem, values)
+    for message in messages:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
     result = RefinementResult(
         names=names, start=dict(zip(names, problem.start.tolist())), values=dict(zip(names, values.tolist())),
         standard_errors=dict(zip(names, errors.standard_errors.tolist())), correlation=errors.correlation,
@@ -182,7 +187,7 @@ def _run(problem: RefinementProblem, stages: Sequence[Stage], optimizer: str, ma
         evaluations=sum(r.evaluations for r in reports), wall_time_s=time.perf_counter() - history.began,
         peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         uncertainty_method=uncertainty, refined_pixels=int(problem.active.numel()),
-        warnings=list(errors.warnings) + _bound_warnings(problem, values),
+        warnings=messages,
     )
     return result, history.records
 
@@ -217,14 +222,14 @@ def _uncertainty(problem: RefinementProblem, values: torch.Tensor, method: str) 
 
 
 def _bound_warnings(problem: RefinementProblem, values: torch.Tensor) -> list:
-    warnings = []
+    messages = []
     for name, bound in problem.bounds.items():
         value = float(values[problem.names.index(name)])
         lower, upper = (-math.inf if b is None else float(b) for b in bound)
         width = (upper - lower) if math.isfinite(upper - lower) else max(abs(value), 1.0)
         if min(value - lower, upper - value) < 1e-6 * width:
-            warnings.append(f"{name} = {value:.6g} is at its bound: its standard error is not meaningful")
-    return warnings
+            messages.append(f"{name} = {value:.6g} is at its bound: its standard error is not meaningful")
+    return messages
 
 
 def _final_args(folder: RunFolder, problem: RefinementProblem, base_argv: Optional[Sequence[str]]) -> dict:

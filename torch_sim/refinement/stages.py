@@ -90,14 +90,14 @@ def load_stages(path: str) -> list[Stage]:
 def resolve_stages(stages: Union[None, str, Sequence], refined: Sequence[str]) -> list[Stage]:
     """The stages of a run restricted to the refined parameters.
 
-    ``stages``: ``"default"`` (:data:`DEFAULT_STAGES`), None or ``"none"`` (one
+    ``stages``: None or ``"default"`` (:data:`DEFAULT_STAGES`), ``"none"`` (one
     stage refining everything), a path to a JSON stage file, or a sequence of
     :class:`Stage` or dicts. InputError if a refined parameter is in no stage.
     """
-    if stages is None or stages == "none":
-        stages = [Stage("all", ALL)]
-    elif stages == "default":
+    if stages is None or stages == "default":
         stages = DEFAULT_STAGES
+    elif stages == "none":
+        stages = [Stage("all", ALL)]
     elif isinstance(stages, str):
         stages = load_stages(stages)
     resolved = []
