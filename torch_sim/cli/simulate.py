@@ -137,20 +137,32 @@ def _loop_output(model: Simulator, raw: RawArguments, image32) -> list:
     return before + [first, unfinished + after[0]] + after[1:]
 
 
+def _reporting_copy(model: Simulator) -> Simulator:
+    """The model in float64 on the CPU (built from the configuration, so parameter values are not
+    rounded by the render's dtype), where the C program's printed values are computed."""
+    if model.dtype == torch.float64 and model.pixel_index.device.type == "cpu":
+        return model
+    reporting = Simulator(model.config, dtype=torch.float64, device="cpu", compile=False)
+    reporting.last_render = model.last_render
+    return reporting
+
+
 def run(argv: Sequence[str], out=print) -> int:
     """Run one simulation like nanoBragg.c; returns the exit status."""
     model, raw = build_model(argv, use_fdump=True)
+    reporting = _reporting_copy(model)
     seed = raw.seed if raw.seed is not None else -int(time.time())
-    for line in report.preamble_lines(model, raw):
+    for line in report.preamble_lines(reporting, raw):
         out(line)
     if raw.calculate_noise:
         for line in report.noise_parameter_lines(seed, model.config.beam.water_size_um):
             out(line)
 
     image = _render(model, raw)
+    reporting.last_render = model.last_render
     image32 = image.detach().to("cpu", torch.float32).numpy()
     detector = model.config.detector
-    for line in _loop_output(model, raw, image32):
+    for line in _loop_output(reporting, raw, image32):
         out(line)
     omega = float(model.last_render.solid_angle_sum) / model.config.steps
     out("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (omega, 100 * omega / 4 / math.pi))
@@ -166,7 +178,7 @@ def run(argv: Sequence[str], out=print) -> int:
     int_scale = raw.intfile_scale if raw.intfile_scale > 0.0 else default_int_scale(stats.max_I)
     out("intfile_scale = %g" % int_scale)
     _write_smv(raw.intfilename, float_to_int_image(image32, int_scale, raw.adc_offset, detector.roi),
-               _header_fields(model, raw, noise_file=False), raw)
+               _header_fields(reporting, raw, noise_file=False), raw)
     out("writing %s as %d-byte integers" % (raw.intfilename, 2))
     if raw.write_pgm:
         pgm_scale = raw.pgm_scale if raw.pgm_scale > 0.0 else default_pgm_scale(stats.rmsd, int_scale)
@@ -181,7 +193,7 @@ def run(argv: Sequence[str], out=print) -> int:
             noise = poisson_noise_image(image32, model.config.random_state, Seed(seed), raw.adc_offset, detector.roi)
             noise_image = noise.image
         out("%.0f photons on noise image (%d overloads)" % (noise.photons, noise.overloads))
-        _write_smv(raw.noisefilename, noise_image, _header_fields(model, raw, noise_file=True), raw)
+        _write_smv(raw.noisefilename, noise_image, _header_fields(reporting, raw, noise_file=True), raw)
         out("writing %s as %d-byte integers" % (raw.noisefilename, 2))
     return 0
 
