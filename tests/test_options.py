@@ -162,7 +162,7 @@ def test_compiled_model_matches_eager():
 
 def test_compilation_failure_falls_back_to_eager(monkeypatch):
     """If torch.compile cannot build the kernels, the render warns once and runs eagerly (same numbers)."""
-    from torch_sim.functional import lattice_sum as module
+    from torch_sim.functional import compilation as module
 
     def broken_compile(function, **kwargs):
         def fail(*args):

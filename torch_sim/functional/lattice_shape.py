@@ -3,7 +3,7 @@
 Shapes: parallelepiped (sincg), ellipsoid (sinc3), Gaussian and top-hat spots.
 Inputs are fractional Miller indices h [3, ...] (axis first: h, k, l, so that
 the long evaluation dimension is innermost and vectorizes) and continuous cell
-counts N [3].
+counts N [3]; each axis is then handled as its own tensor.
 nanoBragg.c evaluates sin(pi N h)/sin(pi h) on the whole index; here it is
 evaluated on the fractional part delta = h - h0 (h0 the nearest whole index),
 as the C program's CUDA build does: identical for whole N up to the sign (the
@@ -97,60 +97,55 @@ def sinc3(u: torch.Tensor, with_derivative: bool = False):
     return value, d_u
 
 
-def _axis_first(N: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """N [3] shaped to broadcast against axis-first tensors [3, ...]."""
-    return N.reshape((3,) + (1,) * (like.dim() - 1))
-
-
-def contract(vectors: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """sum_i vectors[i] matrix[i, j] for axis-first vectors [3, ...] -> [3, ...] (row vector times matrix)."""
-    return torch.stack([vectors[0] * matrix[0, j] + vectors[1] * matrix[1, j] + vectors[2] * matrix[2, j]
-                        for j in range(3)])
-
-
-def lattice_factor(h: torch.Tensor, N: torch.Tensor, reciprocal: torch.Tensor, shape: CrystalShape, fudge: float,
+def lattice_factor(h, N: torch.Tensor, reciprocal: torch.Tensor, shape: CrystalShape, fudge: float,
                    with_derivatives: bool = False):
-    """F_latt [...] for fractional indices h [3, ...], and if asked dF/dh [3, ...], dF/dN [3, ...], dF/dreciprocal.
+    """F_latt [...] for fractional indices h [3, ...] (axis first), and if asked its derivatives.
 
+    Derivatives come as lists over the three Miller axes (each tensor [...]):
+    dF/dh and dF/dN, and for Gaussian spots dF/dreciprocal as a 3 x 3 nested
+    list (None for the other shapes, and when not asked). Every intermediate
+    shares the shape of one axis, so a compiler evaluates each sine once.
     ``reciprocal`` [3, 3] (rows a*, b*, c* in 1/A) sets the spot size of Gaussian
-    and top-hat spots (C ``rad_star_sqr``); dF/dreciprocal [3, 3, ...] is
-    returned for Gaussian spots only (None otherwise, and for derivatives not asked).
+    and top-hat spots (C ``rad_star_sqr``).
     """
-    delta = h - nearest_index(h)
-    Nb = _axis_first(N, h)
+    delta = [axis - nearest_index(axis) for axis in h.unbind(0)]
     if shape == CrystalShape.SQUARE:
-        s, ds_dx, ds_dN = sincg(math.pi * delta, Nb, with_derivatives)
+        parts = [sincg(math.pi * delta[k], N[k], with_derivatives) for k in range(3)]
+        s = [part[0] for part in parts]
         value = s[0] * s[1] * s[2]
         if not with_derivatives:
             return value, None, None, None
-        others = torch.stack((s[1] * s[2], s[0] * s[2], s[0] * s[1]))
-        return value, math.pi * ds_dx * others, ds_dN * others, None
+        others = [s[1] * s[2], s[0] * s[2], s[0] * s[1]]
+        return (value, [math.pi * parts[k][1] * others[k] for k in range(3)],
+                [parts[k][2] * others[k] for k in range(3)], None)
     N_product = N[0] * N[1] * N[2]
-    N_others = _axis_first(torch.stack((N[1] * N[2], N[0] * N[2], N[0] * N[1])), h)
+    N_others = [N[1] * N[2], N[0] * N[2], N[0] * N[1]]
     if shape == CrystalShape.ROUND:
-        scaled = delta * Nb
-        u = math.pi**2 * fudge * (scaled[0] * scaled[0] + scaled[1] * scaled[1] + scaled[2] * scaled[2])
+        u = math.pi**2 * fudge * sum((delta[k] * N[k]) * (delta[k] * N[k]) for k in range(3))
         f, f_u = sinc3(u, with_derivatives)
         value = N_product * ROUND_SCALE * f
         if not with_derivatives:
             return value, None, None, None
         common = N_product * ROUND_SCALE * f_u * 2.0 * math.pi**2 * fudge
-        return value, common * delta * Nb * Nb, ROUND_SCALE * f * N_others + common * delta * delta * Nb, None
-    offset = contract(delta, reciprocal)  # reciprocal-space distance to the nearest node (1/A)
+        return (value, [common * delta[k] * N[k] * N[k] for k in range(3)],
+                [ROUND_SCALE * f * N_others[k] + common * delta[k] * delta[k] * N[k] for k in range(3)], None)
+    # reciprocal-space distance to the nearest node (1/A): the row vector delta times the matrix
+    offset = [delta[0] * reciprocal[0, j] + delta[1] * reciprocal[1, j] + delta[2] * reciprocal[2, j] for j in range(3)]
     distance2 = offset[0] * offset[0] + offset[1] * offset[1] + offset[2] * offset[2]
     N2 = N_product * N_product
     rad = distance2 * N2  # the C's dimensionful rad_star_sqr
     if shape == CrystalShape.TOPHAT:
-        inside = (rad * fudge < 0.3969).to(h.dtype)
+        inside = (rad * fudge < 0.3969).to(rad.dtype)
         value = N_product * inside
         if not with_derivatives:
             return value, None, None, None
-        return value, torch.zeros_like(h), inside * N_others, None
+        return value, [torch.zeros_like(rad)] * 3, [inside * N_others[k] for k in range(3)], None
     value = N_product * torch.exp(-(rad / 0.63 * fudge))
     if not with_derivatives:
         return value, None, None, None
     factor = -value * fudge / 0.63 * N2
-    d_h = 2.0 * factor * contract(offset, reciprocal.T)
-    d_N = (value / N_product - value * fudge / 0.63 * distance2 * 2.0 * N_product) * N_others
-    d_reciprocal = 2.0 * factor * delta[:, None] * offset[None, :]
+    d_h = [2.0 * factor * (offset[0] * reciprocal[k, 0] + offset[1] * reciprocal[k, 1] + offset[2] * reciprocal[k, 2])
+           for k in range(3)]
+    d_N = [(value / N_product - value * fudge / 0.63 * distance2 * 2.0 * N_product) * N_others[k] for k in range(3)]
+    d_reciprocal = [[2.0 * factor * delta[i] * offset[j] for j in range(3)] for i in range(3)]
     return value, d_h, d_N, d_reciprocal

@@ -20,15 +20,14 @@ table; tricubic interpolation and the ``-oversample_*`` running products take
 the generic autograd path in ``pixel_kernel``.
 """
 
-import importlib.util
-import shutil
-import warnings
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
 from torch_sim.config.enums import CrystalShape
+from torch_sim.functional.compilation import maybe_compiled
 from torch_sim.functional.lattice_shape import lattice_factor
 from torch_sim.functional.structure_factors import nearest_structure_factor
 
@@ -41,42 +40,6 @@ class LatticeSumSpec:
     fudge: float
     use_table: bool
     compiled: bool = False
-
-
-_COMPILED = {}
-_COMPILE_FAILURE = []
-
-
-def compiler_available(device: torch.device) -> bool:
-    """Whether torch.compile can build kernels here (a C++ compiler for CPU, Triton for GPU)."""
-    if device.type == "cuda":
-        return importlib.util.find_spec("triton") is not None
-    return any(shutil.which(name) for name in ("g++", "c++", "clang++"))
-
-
-def _maybe_compiled(function, spec: LatticeSumSpec):
-    """``function`` compiled by torch.compile (one fused, vectorized loop) when ``spec.compiled``.
-
-    If compilation fails (no compiler, an unsupported platform), a warning says
-    so once and every later call runs eagerly: the same numbers, more slowly.
-    """
-    if not spec.compiled or _COMPILE_FAILURE:
-        return function
-    if function not in _COMPILED:
-        compiled = torch.compile(function, dynamic=False, fullgraph=True)
-
-        def run(*args):
-            if not _COMPILE_FAILURE:
-                try:
-                    return compiled(*args)
-                except Exception as error:  # compilation problems surface here, at the first call
-                    _COMPILE_FAILURE.append(error)
-                    warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
-                                  "rendering without compilation", RuntimeWarning, stacklevel=2)
-            return function(*args)
-
-        _COMPILED[function] = run
-    return _COMPILED[function]
 
 
 def miller_indices(S: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -104,24 +67,37 @@ def lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, spec: Lat
 
 
 def _derivative_pieces(S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
-    """Per evaluation: lattice derivatives [3(, 3), R, Q], d(F^2 L^2)/dL and /dF [R, Q], and the table lookup."""
+    """Per evaluation [R, Q]: lattice derivatives (lists over axes), d(F^2 L^2)/dL and /dF, the table lookup."""
     h = miller_indices(S, A)
     L, dL_dh, dL_dN, dL_drec = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge, with_derivatives=True)
     F, flat, inside = _structure_factor(h, table, hkl_min, default_F, spec)
     return dL_dh, dL_dN, dL_drec, 2.0 * F * F * L, 2.0 * F * L * L, flat, inside
 
 
-def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
-    """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F."""
+def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> tuple:
+    """Per evaluation [R, Q], weighted by grad_T: d/dh (3), d/dN (3), d/dreciprocal (9, Gaussian spots) and d/dF.
+
+    All outputs share one iteration space, so a compiled version computes them
+    in one loop (each sine once) and stores them for the reductions.
+    """
     dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
         S, A, N, reciprocal, table, hkl_min, default_F, spec)
-    scale = grad_T * d_term_dL  # [R, Q]
-    g_h = scale * dL_dh  # [3, R, Q]
+    scale = grad_T * d_term_dL
+    weighted = [scale * d for d in dL_dh] + [scale * d for d in dL_dN]
+    if dL_drec is not None:
+        weighted += [scale * d for row in dL_drec for d in row]
+    return (*weighted, grad_T * d_term_dF, flat, inside)
+
+
+def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
+    """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F."""
+    pieces = maybe_compiled(_gradient_pieces, spec.compiled)(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec)
+    *weighted, g_F, flat, inside = pieces
+    g_h = torch.stack(weighted[:3])  # [3, R, Q]
     grad_S = torch.einsum("vrq,rvx->xq", g_h, A)
     grad_A = torch.einsum("vrq,xq->rvx", g_h, S)
-    grad_N = (scale * dL_dN).sum((1, 2))
-    grad_reciprocal = None if dL_drec is None else (scale * dL_drec).sum((2, 3))
-    g_F = grad_T * d_term_dF
+    grad_N = torch.stack([piece.sum() for piece in weighted[3:6]])
+    grad_reciprocal = torch.stack([piece.sum() for piece in weighted[6:]]).reshape(3, 3) if len(weighted) > 6 else None
     grad_table = None
     if spec.use_table:
         in_table = torch.where(inside, g_F, torch.zeros_like(g_F))
@@ -139,14 +115,13 @@ def lattice_sum_jvp(tangents, S, A, N, reciprocal, table, hkl_min, default_F, sp
     dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
         S, A, N, reciprocal, table, hkl_min, default_F, spec)
     dL = torch.zeros_like(d_term_dL)
-    if dS is not None:
-        dL = dL + (dL_dh * miller_indices(dS, A)).sum(0)
-    if dA is not None:
-        dL = dL + (dL_dh * miller_indices(S, dA)).sum(0)
+    for dh in [miller_indices(dS, A) if dS is not None else None, miller_indices(S, dA) if dA is not None else None]:
+        if dh is not None:
+            dL = dL + sum(dL_dh[k] * dh[k] for k in range(3))
     if dN is not None:
-        dL = dL + (dL_dN * dN[:, None, None]).sum(0)
+        dL = dL + sum(dL_dN[k] * dN[k] for k in range(3))
     if d_reciprocal is not None and dL_drec is not None:
-        dL = dL + (dL_drec * d_reciprocal[:, :, None, None]).sum((0, 1))
+        dL = dL + sum(dL_drec[i][j] * d_reciprocal[i, j] for i in range(3) for j in range(3))
     dF = torch.zeros_like(d_term_dF)
     if spec.use_table:
         if d_table is not None:
@@ -163,7 +138,7 @@ class LatticeSum(torch.autograd.Function):
 
     @staticmethod
     def forward(S, A, N, reciprocal, table, hkl_min, default_F, spec):
-        return _maybe_compiled(lattice_sum_values, spec)(S, A, N, reciprocal, table, hkl_min, default_F, spec)
+        return maybe_compiled(lattice_sum_values, spec.compiled)(S, A, N, reciprocal, table, hkl_min, default_F, spec)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -175,9 +150,9 @@ class LatticeSum(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_T):
         # a compiled function cannot be differentiated again: double backward runs eagerly
-        gradients = lattice_sum_gradients if torch.is_grad_enabled() else _maybe_compiled(lattice_sum_gradients, ctx.spec)
-        grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default = gradients(
-            grad_T, *ctx.saved_tensors, ctx.spec)
+        spec = ctx.spec if not torch.is_grad_enabled() else dataclasses.replace(ctx.spec, compiled=False)
+        grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default = lattice_sum_gradients(
+            grad_T, *ctx.saved_tensors, spec)
         needs = ctx.needs_input_grad
         return (grad_S if needs[0] else None, grad_A if needs[1] else None, grad_N if needs[2] else None,
                 grad_reciprocal if needs[3] else None, grad_table if needs[4] else None, None,

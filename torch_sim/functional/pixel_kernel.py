@@ -23,6 +23,7 @@ import torch
 import torch.utils.checkpoint
 
 from torch_sim.config.enums import CrystalShape
+from torch_sim.functional.compilation import maybe_compiled
 from torch_sim.functional.detector_absorption import layer_capture_fraction
 from torch_sim.functional.lattice_shape import lattice_factor, nearest_index
 from torch_sim.functional.lattice_sum import LatticeSumSpec, lattice_sum, miller_indices
@@ -258,10 +259,11 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     inputs; ``checkpoint_geometry`` then recomputes the per-subpixel geometry
     in the backward pass instead of keeping its intermediates.
     """
+    geometry_function = maybe_compiled(pixel_geometry, setup.compiled)
     if checkpoint_geometry:
-        geometry = torch.utils.checkpoint.checkpoint(pixel_geometry, setup, fast, slow, use_reentrant=False)
+        geometry = torch.utils.checkpoint.checkpoint(geometry_function, setup, fast, slow, use_reentrant=False)
     else:
-        geometry = pixel_geometry(setup, fast, slow)
+        geometry = geometry_function(setup, fast, slow)
     position, omega, capture, counted, scattering, stol, cut, polar = geometry
     n_pixels = fast.shape[0]
     running_product = setup.oversample_omega or setup.oversample_polar or setup.oversample_thick

@@ -9,7 +9,7 @@ import torch.utils.checkpoint
 from torch import nn
 
 from torch_sim.config.simulation_config import SimulationConfig
-from torch_sim.functional.lattice_sum import compiler_available
+from torch_sim.functional.compilation import compiler_available
 from torch_sim.functional.pixel_kernel import PixelTrace, ScatteringSetup, pixel_intensities, uses_generic_path
 from torch_sim.modules.beam import Beam
 from torch_sim.modules.crystal import Crystal

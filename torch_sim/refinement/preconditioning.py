@@ -5,10 +5,14 @@ orders of magnitude between parameters and strongly couples some of them
 (cell lengths with the distance, misset with the beam centre), and L-BFGS needs
 hundreds of iterations. At the start of a stage the Fisher information ``F``
 of its internal variables (``J^T W J`` plus the restraints) is computed once,
-and the optimizer works on ``w`` with ``u = C w``, ``C = F^(-1/2)`` (eigenvalues
-floored): in ``w`` the curvature is close to the identity, a unit step is close
-to the Newton step, and the gradient norm measures the distance to the optimum
-in standard deviations.
+and the optimizer works on ``w`` with ``u = C w``, ``C = F^(-1/2)``: in ``w``
+the curvature is close to the identity, a unit step is close to the Newton
+step, and the gradient norm measures the distance to the optimum in standard
+deviations. Eigenvalues are floored at ``1 / MAX_STEP^2``, so that a unit step
+in ``w`` moves at most ``MAX_STEP`` typical steps: far from the optimum some
+directions are nearly flat (e.g. all cell lengths and the distance together,
+before the spots are aligned), and whitening them fully would send the first
+steps far away.
 
 A preconditioner only needs to be approximately right, so ``J`` comes from
 central differences of the rendered pixels (2k renders, with steps of a tenth
@@ -21,19 +25,17 @@ import torch
 
 from torch_sim.refinement.uncertainty import fisher_information
 
-#: Eigenvalues of F below this fraction of the largest are raised to it.
-EIGENVALUE_FLOOR = 1e-10
+#: Largest move of a unit step in the whitened variables, in typical steps.
+MAX_STEP = 10.0
 #: Difference step in typical steps (internal units).
 DIFFERENCE_STEP = 0.1
 
 
-def inverse_square_root(information: torch.Tensor) -> torch.Tensor:
-    """``C`` with ``C^T F C = I`` on the well-determined subspace: ``Q diag(lambda^-1/2) Q^T`` (floored)."""
+def inverse_square_root(information: torch.Tensor, floor: float = 1.0 / MAX_STEP**2) -> torch.Tensor:
+    """``C = Q diag(max(lambda, floor)^-1/2) Q^T``: ``C^T F C = I`` where the eigenvalues exceed ``floor``."""
     symmetric = 0.5 * (information + information.T)
     eigenvalues, vectors = torch.linalg.eigh(symmetric)
-    largest = torch.clamp(eigenvalues.max(), min=torch.finfo(eigenvalues.dtype).tiny)
-    floored = torch.clamp(eigenvalues, min=EIGENVALUE_FLOOR * largest)
-    return vectors @ torch.diag(floored.rsqrt()) @ vectors.T
+    return vectors @ torch.diag(torch.clamp(eigenvalues, min=floor).rsqrt()) @ vectors.T
 
 
 def central_difference_jacobian(function, values: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,48 @@
+"""torch.compile for the hot functions, with an eager fallback when compilation is impossible."""
+
+import importlib.util
+import shutil
+import warnings
+
+import torch
+
+_COMPILED = {}
+_COMPILE_FAILURE = []
+
+
+def compiler_available(device: torch.device) -> bool:
+    """Whether torch.compile can build kernels here (a C++ compiler for CPU, Triton for GPU)."""
+    if device.type == "cuda":
+        return importlib.util.find_spec("triton") is not None
+    return any(shutil.which(name) for name in ("g++", "c++", "clang++"))
+
+
+def maybe_compiled(function, enabled: bool):
+    """``function`` compiled by torch.compile (fused, vectorized loops) when ``enabled``.
+
+    If compilation fails (no compiler, an unsupported platform), a warning says
+    so once and every later call runs eagerly: the same numbers, more slowly.
+    """
+    if not enabled or _COMPILE_FAILURE:
+        return function
+    if function not in _COMPILED:
+        compiled = torch.compile(function, dynamic=False, fullgraph=True)
+        built = []
+
+        def run(*args):
+            if built:
+                return compiled(*args)
+            if _COMPILE_FAILURE:
+                return function(*args)
+            try:  # compilation problems surface at the first call
+                result = compiled(*args)
+            except Exception as error:
+                _COMPILE_FAILURE.append(error)
+                warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+                              "rendering without compilation", RuntimeWarning, stacklevel=2)
+                return function(*args)
+            built.append(True)
+            return result
+
+        _COMPILED[function] = run
+    return _COMPILED[function]
