@@ -38,7 +38,8 @@ def maybe_compiled(function, enabled: bool):
                 result = compiled(*args)
             except Exception as error:
                 _COMPILE_FAILURE.append(error)
-                warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+                first_line = (str(error).splitlines() or [""])[0][:200]
+                warnings.warn(f"torch.compile failed ({type(error).__name__}: {first_line}); "
                               "rendering without compilation", RuntimeWarning, stacklevel=2)
                 return function(*args)
             built.append(True)
