@@ -43,11 +43,11 @@ class LatticeSumSpec:
 
 
 def miller_indices(S: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """h [3, R, Q] = A_r S_q for S [3, Q] and A [R, 3, 3]: a batched product, or broadcast sums a compiler fuses."""
+    """h [3, R, Q] = A_r S_q for S [3, Q] and A [R, 3, 3]: a matrix product, or broadcast sums a compiler fuses."""
     if torch.compiler.is_compiling():
         return torch.stack([A[:, v, 0, None] * S[0] + A[:, v, 1, None] * S[1] + A[:, v, 2, None] * S[2]
                             for v in range(3)])
-    return torch.einsum("rvx,xq->vrq", A, S)
+    return (A.transpose(0, 1).reshape(-1, 3) @ S).reshape(3, A.shape[0], S.shape[1])
 
 
 def _structure_factor(h, table, hkl_min, default_F, spec: LatticeSumSpec):
@@ -66,38 +66,45 @@ def lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, spec: Lat
     return (amplitude * amplitude).sum(0)
 
 
-def _derivative_pieces(S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
-    """Per evaluation [R, Q]: lattice derivatives (lists over axes), d(F^2 L^2)/dL and /dF, the table lookup."""
-    h = miller_indices(S, A)
+def _derivative_pieces(h, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
+    """Per evaluation [R, Q] from h [3, R, Q]: lattice derivatives (lists over axes), d(F^2 L^2)/dL and /dF,
+    and the table lookup."""
     L, dL_dh, dL_dN, dL_drec = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge, with_derivatives=True)
     F, flat, inside = _structure_factor(h, table, hkl_min, default_F, spec)
     return dL_dh, dL_dN, dL_drec, 2.0 * F * F * L, 2.0 * F * L * L, flat, inside
 
 
-def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> tuple:
-    """Per evaluation [R, Q], weighted by grad_T: d/dh (3), d/dN (3), d/dreciprocal (9, Gaussian spots) and d/dF.
+def _gradient_pieces(h, weight, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> tuple:
+    """From h [3, R, Q] and the upstream ``weight`` [R, Q]: weighted d/dh [3, R, Q], the sums of d/dN [3] and
+    (Gaussian spots) of d/dreciprocal [3, 3], d/dF [R, Q], and the table lookup.
 
-    All outputs share one iteration space, so a compiled version computes them
-    in one loop (each sine once) and stores them for the reductions.
+    Every per-evaluation value shares the shape [R, Q], so a compiled version
+    computes them in one loop, each sine once.
     """
     dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
-        S, A, N, reciprocal, table, hkl_min, default_F, spec)
-    scale = grad_T * d_term_dL
-    weighted = [scale * d for d in dL_dh] + [scale * d for d in dL_dN]
+        h, N, reciprocal, table, hkl_min, default_F, spec)
+    scale = weight * d_term_dL
+    grad_N = torch.stack([(scale * d).sum() for d in dL_dN])
+    grad_reciprocal = None
     if dL_drec is not None:
-        weighted += [scale * d for row in dL_drec for d in row]
-    return (*weighted, grad_T * d_term_dF, flat, inside)
+        grad_reciprocal = torch.stack([torch.stack([(scale * d).sum() for d in row]) for row in dL_drec])
+    return torch.stack([scale * d for d in dL_dh]), grad_N, grad_reciprocal, weight * d_term_dF, flat, inside
+
+
+def _contractions(g_h, S, A) -> tuple:
+    """grad_S [3, Q] = sum over axis and r of g_h A, grad_A [R, 3, 3] = sum over q of g_h S (one pass each)."""
+    grad_S = torch.stack([(g_h * A.permute(1, 0, 2)[:, :, x, None]).sum((0, 1)) for x in range(3)])
+    grad_A = torch.stack([(g_h * S[x]).sum(-1) for x in range(3)], dim=-1).transpose(0, 1)
+    return grad_S, grad_A
 
 
 def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
     """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F."""
-    pieces = maybe_compiled(_gradient_pieces, spec.compiled)(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec)
-    *weighted, g_F, flat, inside = pieces
-    g_h = torch.stack(weighted[:3])  # [3, R, Q]
-    grad_S = torch.einsum("vrq,rvx->xq", g_h, A)
-    grad_A = torch.einsum("vrq,xq->rvx", g_h, S)
-    grad_N = torch.stack([piece.sum() for piece in weighted[3:6]])
-    grad_reciprocal = torch.stack([piece.sum() for piece in weighted[6:]]).reshape(3, 3) if len(weighted) > 6 else None
+    h = miller_indices(S, A)
+    weight = grad_T.expand(h.shape[1:]).contiguous()
+    g_h, grad_N, grad_reciprocal, g_F, flat, inside = maybe_compiled(_gradient_pieces, spec.compiled)(
+        h, weight, N, reciprocal, table, hkl_min, default_F, spec)
+    grad_S, grad_A = maybe_compiled(_contractions, spec.compiled)(g_h, S, A)
     grad_table = None
     if spec.use_table:
         in_table = torch.where(inside, g_F, torch.zeros_like(g_F))
@@ -113,7 +120,7 @@ def lattice_sum_jvp(tangents, S, A, N, reciprocal, table, hkl_min, default_F, sp
     """Directional derivative dT [Q] along tangents (dS, dA, dN, dreciprocal, dtable, ddefault_F); None means 0."""
     dS, dA, dN, d_reciprocal, d_table, d_default = tangents
     dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
-        S, A, N, reciprocal, table, hkl_min, default_F, spec)
+        miller_indices(S, A), N, reciprocal, table, hkl_min, default_F, spec)
     dL = torch.zeros_like(d_term_dL)
     for dh in [miller_indices(dS, A) if dS is not None else None, miller_indices(S, dA) if dA is not None else None]:
         if dh is not None:

@@ -7,6 +7,7 @@ loss is evaluated on the refined pixels only (the model's ROI and mask and the
 user's mask, and weight > 0), which are the only pixels rendered.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
@@ -75,6 +76,13 @@ class RefinementProblem:
     @property
     def model_names(self) -> list:
         return [name for name in self.names if name not in LOSS_PARAMETERS]
+
+    def subset(self, keep: torch.Tensor) -> "RefinementProblem":
+        """The same problem on the refined pixels where ``keep`` [P] is True."""
+        return dataclasses.replace(
+            self, pixel_model=PixelModel(self.model, self.active[keep]), counts=self.counts[keep],
+            background=self.background if self.background.dim() == 0 else self.background[keep],
+            weights=None if self.weights is None else self.weights[keep])
 
     def parameterization(self, names: Sequence[str], values: torch.Tensor) -> Parameterization:
         """Internal variables of ``names`` anchored at ``values`` [K] (the current refined values)."""

@@ -16,7 +16,8 @@ from torch_sim.errors import InputError
 from torch_sim.modules.simulator import Simulator
 from torch_sim.refinement.export_args import export_mismatches, export_nanobragg_args, write_mosflm_matrix
 from torch_sim.refinement.optimizers import OPTIMIZERS, Convergence, minimize
-from torch_sim.refinement.parameterization import default_scale
+from torch_sim.refinement.parameterization import default_scale, parse_bounds
+from torch_sim.refinement.pixel_selection import reciprocal_distance
 from torch_sim.refinement.preconditioning import stage_preconditioner
 from torch_sim.refinement.plots import write_image_comparison, write_loss_trace, write_parameter_traces
 from torch_sim.refinement.problem import LOSS_PARAMETERS, RefinementProblem, build_problem
@@ -132,6 +133,11 @@ def _run_stage(problem: RefinementProblem, stage: Stage, values: torch.Tensor, o
     """Optimize the stage's parameters from ``values`` [K]; returns the new values and the stage's report."""
     began = time.perf_counter()
     names = problem.names
+    if stage.resolution is not None:
+        resolution = reciprocal_distance(problem.model).reshape(-1)
+        inner = resolution[problem.active] <= stage.resolution * resolution.max()
+        if int(inner.sum()) > len(stage.params):
+            problem = problem.subset(inner)
     parameterization = problem.parameterization(stage.params, values)
     index = torch.tensor([names.index(name) for name in stage.params], device=values.device)
     transform = _stage_transform(problem, values, index, parameterization) if precondition else None
@@ -147,8 +153,9 @@ def _run_stage(problem: RefinementProblem, stage: Stage, values: torch.Tensor, o
                        optimizer, convergence, callback, learning_rate)
     with torch.no_grad():
         refined = full(outcome.u)
-    return refined, StageReport(stage.name, list(stage.params), optimizer, outcome.iterations, outcome.evaluations,
-                                outcome.loss, outcome.converged, outcome.reason, time.perf_counter() - began)
+    return refined, StageReport(stage.name, list(stage.params), int(problem.active.numel()), optimizer,
+                                outcome.iterations, outcome.evaluations, outcome.loss, outcome.converged,
+                                outcome.reason, time.perf_counter() - began)
 
 
 def _run(problem: RefinementProblem, stages: Sequence[Stage], optimizer: str, max_iterations: int,
@@ -225,7 +232,7 @@ def _bound_warnings(problem: RefinementProblem, values: torch.Tensor) -> list:
     messages = []
     for name, bound in problem.bounds.items():
         value = float(values[problem.names.index(name)])
-        lower, upper = (-math.inf if b is None else float(b) for b in bound)
+        lower, upper = parse_bounds(name, bound)
         width = (upper - lower) if math.isfinite(upper - lower) else max(abs(value), 1.0)
         if min(value - lower, upper - value) < 1e-6 * width:
             messages.append(f"{name} = {value:.6g} is at its bound: its standard error is not meaningful")

@@ -9,10 +9,11 @@ import numpy as np
 
 @dataclass
 class StageReport:
-    """One stage: its parameters, iterations, loss evaluations, final loss, and why it stopped."""
+    """One stage: its parameters, pixels, iterations, loss evaluations, final loss, and why it stopped."""
 
     name: str
     params: list
+    pixels: int
     optimizer: str
     iterations: int
     evaluations: int

@@ -3,18 +3,26 @@
 Practitioners refine in stages so that the parameters that move spots the most
 converge before the ones that shape them: the default is
 
-1. ``orientation_beam``: misset_x, misset_y, misset_z, beam_x, beam_y;
-2. ``cell_distance``: cell lengths and angles, distance (or close_distance);
-3. ``mosaic_size``: mosaic_spread, N_a, N_b, N_c;
-4. ``joint``: every refined parameter together (the optimum whose standard errors are reported).
+1. ``orientation_beam``: misset_x, misset_y, misset_z, beam_x, beam_y, on the
+   pixels within the inner third of the detector's resolution range (1/d);
+2. ``cell_distance``: cell lengths and angles, distance (or close_distance), on
+   the inner two thirds;
+3. ``mosaic_size``: mosaic_spread, N_a, N_b, N_c, on every pixel;
+4. ``joint``: every refined parameter together on every pixel (the optimum whose
+   standard errors are reported).
 
-The first three stages only bring the parameters near the optimum, so they
-stop early (at most 10 iterations, or a relative loss change below 1e-4);
-the joint stage converges fully. Each stage refines the parameters it lists that are also refined (the
+Low resolution first: a cell off by a fraction f moves a spot at resolution d
+by f/d in reciprocal space, so near the beam the spots of a wrong starting
+cell still overlap the observed ones and orientation and beam centre can be
+found before the cell. The first three stages only bring the parameters near
+the optimum, so they stop early (at most 10 iterations, or a relative loss
+change below 1e-4); the joint stage converges fully. Each stage refines the parameters it lists that are also refined (the
 ``params`` of :func:`torch_sim.refinement.refine`); names absent from the model or
 not refined are skipped, and a stage left empty is dropped. A stage file is JSON:
 a list of ``{"name": ..., "params": [...] or "all", "optimizer": "lbfgs"|"adam",
-"max_iterations": N, "relative_loss_change": X}`` (all but ``params`` optional).
+"max_iterations": N, "relative_loss_change": X, "resolution": R}`` (all but
+``params`` optional; ``resolution`` in (0, 1]: use the pixels whose 1/d is at
+most R times the largest on the detector).
 """
 
 import json
@@ -31,22 +39,25 @@ ALL = "all"
 @dataclass
 class Stage:
     """One pass: ``params`` (names or ``"all"``); ``optimizer``, ``max_iterations`` and
-    ``relative_loss_change`` override the run's settings (None: the run's)."""
+    ``relative_loss_change`` override the run's settings (None: the run's); ``resolution``
+    limits the pixels to low resolution."""
 
     name: str
     params: Union[str, list] = ALL
     optimizer: Optional[str] = None
     max_iterations: Optional[int] = None
     relative_loss_change: Optional[float] = None
+    #: Use only pixels with 1/d <= resolution * (largest 1/d on the detector); None: every pixel.
+    resolution: Optional[float] = None
     #: Names listed but not refined in this run (filled by :func:`resolve_stages`).
     skipped: list = field(default_factory=list)
 
 
 DEFAULT_STAGES = (
     Stage("orientation_beam", ["misset_x", "misset_y", "misset_z", "beam_x", "beam_y"], max_iterations=10,
-          relative_loss_change=1e-4),
+          relative_loss_change=1e-4, resolution=1 / 3),
     Stage("cell_distance", ["cell_a", "cell_b", "cell_c", "cell_alpha", "cell_beta", "cell_gamma", "distance",
-                            "close_distance"], max_iterations=10, relative_loss_change=1e-4),
+                            "close_distance"], max_iterations=10, relative_loss_change=1e-4, resolution=2 / 3),
     Stage("mosaic_size", ["mosaic_spread", "N_a", "N_b", "N_c"], max_iterations=10, relative_loss_change=1e-4),
     Stage("joint", ALL),
 )
@@ -55,7 +66,7 @@ DEFAULT_STAGES = (
 def _check_stage(entry, where: str) -> Stage:
     if not isinstance(entry, dict) or "params" not in entry:
         raise InputError(f"{where}: each stage must be an object with \"params\"")
-    unknown = set(entry) - {"name", "params", "optimizer", "max_iterations", "relative_loss_change"}
+    unknown = set(entry) - {"name", "params", "optimizer", "max_iterations", "relative_loss_change", "resolution"}
     if unknown:
         raise InputError(f"{where}: unknown stage key(s) {', '.join(sorted(unknown))}")
     params = entry["params"]
@@ -70,7 +81,10 @@ def _check_stage(entry, where: str) -> Stage:
     tolerance = entry.get("relative_loss_change")
     if tolerance is not None and not (isinstance(tolerance, (int, float)) and tolerance >= 0):
         raise InputError(f"{where}: relative_loss_change must be a number >= 0, got {tolerance!r}")
-    return Stage(str(entry.get("name", where)), params, optimizer, iterations, tolerance)
+    resolution = entry.get("resolution")
+    if resolution is not None and not (isinstance(resolution, (int, float)) and 0 < resolution <= 1):
+        raise InputError(f"{where}: resolution must be in (0, 1], got {resolution!r}")
+    return Stage(str(entry.get("name", where)), params, optimizer, iterations, tolerance, resolution)
 
 
 def load_stages(path: str) -> list[Stage]:
@@ -108,7 +122,8 @@ def resolve_stages(stages: Union[None, str, Sequence], refined: Sequence[str]) -
         kept = [name for name in refined if name in listed]
         if kept:
             resolved.append(Stage(stage.name, kept, stage.optimizer, stage.max_iterations,
-                                  stage.relative_loss_change, [name for name in listed if name not in refined]))
+                                  stage.relative_loss_change, stage.resolution,
+                                  [name for name in listed if name not in refined]))
     staged = {name for stage in resolved for name in stage.params}
     missing = [name for name in refined if name not in staged]
     if missing:

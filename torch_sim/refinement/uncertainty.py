@@ -5,7 +5,7 @@ The covariance of the estimates is the inverse of the information matrix ``I``
 restraints) at the optimum. Two ways to compute it with autograd:
 
 - ``"fisher"`` (default): the expected (Fisher) information ``J^T W J``, with
-  ``J = d mu / d p`` [pixels, k] from k forward-mode passes (``torch.func.jvp``,
+  ``J = d mu / d p`` [pixels, k] from k forward-mode passes (dual tensors,
   no second derivatives of the model) and ``W = weights / mu`` (Poisson) or
   ``weights / s^2`` (least squares, ``s^2 = sum w r^2 / (n - k)`` the reduced
   chi-square, i.e. the noise variance estimated from the residuals). Always
@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from torch.func import jvp
+from torch.autograd import forward_ad
 
 #: Methods of :func:`information_matrix`.
 METHODS = ("fisher", "hessian")
@@ -49,13 +49,18 @@ class Uncertainty:
 
 
 def forward_jacobian(function: Callable[[torch.Tensor], torch.Tensor], values: torch.Tensor) -> torch.Tensor:
-    """``d function(values) / d values`` [outputs, k] by k forward-mode passes; ``function`` maps [k] to [outputs]."""
+    """``d function(values) / d values`` [outputs, k] by k forward-mode passes; ``function`` maps [k] to [outputs].
+
+    Dual tensors (``torch.autograd.forward_ad``) rather than ``torch.func.jvp``,
+    which cannot trace into a ``torch.compile``d simulator.
+    """
     columns = []
     for i in range(values.numel()):
         tangent = torch.zeros_like(values)
         tangent[i] = 1.0
-        _, column = jvp(function, (values.detach(),), (tangent,))
-        columns.append(column.detach())
+        with forward_ad.dual_level():
+            output = function(forward_ad.make_dual(values.detach(), tangent))
+            columns.append(forward_ad.unpack_dual(output).tangent.detach())
     return torch.stack(columns, dim=-1)
 
 
