@@ -27,6 +27,18 @@ def stage_inputs(name: str, folder: Path) -> None:
         shutil.copy(local if local.exists() else GOLDEN / "inputs" / input_name, folder / input_name)
 
 
+def resolved_case(name: str, folder: Path):
+    """(SimulationConfig, RawArguments) of a case, resolved in ``folder`` after staging its inputs there."""
+    import pytest
+
+    from torch_sim.config.resolve import resolve_arguments
+
+    stage_inputs(name, folder)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        return resolve_arguments(case_args(name))
+
+
 def float_image(name: str) -> np.ndarray:
     """The golden float image as float64 [slow, fast] (shape from the int image header size)."""
     data = np.fromfile(case_dir(name) / "floatimage.bin", dtype="<f4").astype(np.float64)

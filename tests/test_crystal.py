@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from golden import CASES, GOLDEN, case_args, stage_inputs, stdout_lines
+from golden import CASES, GOLDEN, resolved_case, stage_inputs, stdout_lines
 from torch_sim.config.resolve import resolve_arguments
 from torch_sim.errors import InputError
 from torch_sim.functional.cell import cell_parameters, check_cell
@@ -35,11 +35,7 @@ def golden_crystal(tmp_path_factory):
 
     def get(name):
         if name not in cache:
-            folder = tmp_path_factory.mktemp(f"xtal_{name}")
-            stage_inputs(name, folder)
-            with pytest.MonkeyPatch.context() as patch:
-                patch.chdir(folder)
-                config, _ = resolve_arguments(case_args(name))
+            config, _ = resolved_case(name, tmp_path_factory.mktemp(f"xtal_{name}"))
             with torch.no_grad():
                 cache[name] = (config, Crystal(config.crystal).lattice())
         return cache[name]

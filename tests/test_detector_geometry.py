@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from golden import CASES, case_args, stage_inputs, stdout_lines
+from golden import CASES, resolved_case, stdout_lines
 from torch_sim.config.enums import Convention, Pivot
 from torch_sim.config.resolve import resolve_arguments
 from torch_sim.errors import InputError
@@ -49,11 +49,7 @@ def golden_geometry(tmp_path_factory):
 
     def get(name):
         if name not in cache:
-            folder = tmp_path_factory.mktemp(f"geom_{name}")
-            stage_inputs(name, folder)
-            with pytest.MonkeyPatch.context() as patch:
-                patch.chdir(folder)
-                config, _ = resolve_arguments(case_args(name))
+            config, _ = resolved_case(name, tmp_path_factory.mktemp(f"geom_{name}"))
             cache[name] = (config, geometry_of(config))
         return cache[name]
 

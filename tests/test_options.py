@@ -1,7 +1,6 @@
 """Behaviours outside the golden cases: interpolation fallback, phi = 0 steps, chunked backward,
 float32, source weights, devices, and the compiled kernels through the whole model."""
 
-import math
 
 import numpy as np
 import pytest

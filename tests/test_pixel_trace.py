@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from golden import case_args, float_image, stage_inputs, stdout_lines
-from torch_sim.config.resolve import resolve_arguments
+from golden import float_image, resolved_case, stdout_lines
 from torch_sim.functional.detector_absorption import layer_capture_fraction
 from torch_sim.config.enums import CrystalShape
 from torch_sim.functional.lattice_shape import ROUND_SCALE, lattice_factor, nearest_index, sinc3, sincg
@@ -45,11 +44,7 @@ def golden_trace(tmp_path_factory):
 
     def get(name):
         if name not in cache:
-            folder = tmp_path_factory.mktemp(f"trace_{name}")
-            stage_inputs(name, folder)
-            with pytest.MonkeyPatch.context() as patch:
-                patch.chdir(folder)
-                config, raw = resolve_arguments(case_args(name))
+            config, raw = resolved_case(name, tmp_path_factory.mktemp(f"trace_{name}"))
             model = Simulator(config)
             with torch.no_grad():
                 values = model.trace_pixel(*raw.printout_pixel).values

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from golden import CASES, case_args, stage_inputs, stdout_lines
+from golden import CASES, resolved_case, stdout_lines
 from torch_sim.config.resolve import resolve_arguments
 from torch_sim.config.sampling_steps import divergence_steps, mosaic_domain_count, phi_steps, thickness_steps
 from torch_sim.functional.sources import source_grid
@@ -34,11 +34,7 @@ def golden_beam(tmp_path_factory):
 
     def get(name):
         if name not in cache:
-            folder = tmp_path_factory.mktemp(f"src_{name}")
-            stage_inputs(name, folder)
-            with pytest.MonkeyPatch.context() as patch:
-                patch.chdir(folder)
-                config, _ = resolve_arguments(case_args(name))
+            config, _ = resolved_case(name, tmp_path_factory.mktemp(f"src_{name}"))
             model = Simulator(config)
             with torch.no_grad():
                 beam = torch.tensor(config.detector.beam_vector, dtype=torch.float64)

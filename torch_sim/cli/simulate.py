@@ -1,12 +1,10 @@
 """``torch-sim ARGS``: a nanoBragg-compatible run — same flags, same printout, same files."""
 
 import math
-import os
 import sys
 import time
 from typing import Sequence
 
-import numpy as np
 import torch
 from tqdm import tqdm
 

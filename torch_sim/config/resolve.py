@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from torch_sim.config.beam_config import BeamConfig, DivergenceGrid, SourceFile
-from torch_sim.config.crystal_config import CrystalConfig, StepRule, StructureFactorTable
+from torch_sim.config.crystal_config import CrystalConfig, StructureFactorTable
 from torch_sim.config.detector_config import DetectorConfig
 from torch_sim.config.enums import Convention, Pivot
 from torch_sim.config.nanobragg_flags import apply_flags, scan_header_flags
@@ -25,7 +25,6 @@ from torch_sim.config.simulation_config import SimulationConfig
 from torch_sim.errors import InputError
 from torch_sim.functional.cell import check_cell, lattice_from_reciprocal, reciprocal_default_frame
 from torch_sim.functional.detector_geometry import detector_geometry
-from torch_sim.functional.rotations import rotate_axis
 from torch_sim.functional.vector_ops import norm
 from torch_sim.io import read_fdump, read_hkl, read_mosflm_matrix, read_smv, read_source_file, structure_factor_grid
 from torch_sim.rng import CRandom, Seed, mosaic_domain_draws, random_misset_rad
