@@ -176,35 +176,33 @@ def _first_true(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.argmax(mask.to(torch.uint8), dim=-1), mask.any(-1)
 
 
-def _evaluation_terms(setup: ScatteringSetup, scattering, cut, interpolating: bool):
+def _evaluation_terms(setup: ScatteringSetup, geometry: "PixelGeometry", interpolating: bool):
     """Generic path: every evaluation's F_cell^2 F_latt^2 [P, T, S, J, R] kept for autograd.
 
     Returns (hkl [3, P, T, S, J, R], lattice, F_cell, term, skipped, (warning, pixel) if the fallback tripped).
     """
-    hkl = miller_indices(scattering.reshape(-1, 3).T, setup.real_vectors).transpose(1, 2).reshape(
-        3, *scattering.shape[:-1], setup.real_vectors.shape[0])
+    cut = geometry.cut
+    hkl = miller_indices(geometry.scattering, setup.real_vectors).transpose(1, 2).reshape(
+        3, *cut.shape, setup.real_vectors.shape[0])
     lattice, _, _, _ = lattice_factor(hkl, setup.N, setup.reciprocal_matrix, setup.shape, setup.fudge)
     skipped = cut[..., None].expand(lattice.shape)
     if not setup.has_water:
         skipped = skipped | (lattice == 0.0)
     F_cell, warning, tripped_at = _structure_factor(setup, hkl, ~skipped, interpolating)
-    term = F_cell * F_cell * lattice * lattice
-    if setup.source_weight is not None:
-        term = term * setup.source_weight[:, None]
-    term = torch.where(cut[..., None], torch.zeros_like(term), term)
+    term = F_cell * F_cell * lattice * lattice * geometry.weight[..., None]
     return hkl, lattice, F_cell, term, skipped, (warning, tripped_at)
 
 
-def _running_product_intensity(setup: ScatteringSetup, term, skipped, omega, polar, capture) -> torch.Tensor:
+def _running_product_intensity(setup: ScatteringSetup, term, skipped, geometry: "PixelGeometry") -> torch.Tensor:
     """The C's I = (I + term) * factor over evaluations in loop order when -oversample_* flags are set, [P]."""
     n_pixels = term.shape[0]
     factor = torch.ones_like(term)
     if setup.oversample_thick:
-        factor = factor * capture[..., None, None]
+        factor = factor * geometry.capture[..., None, None]
     if setup.oversample_polar:
-        factor = factor * polar[..., None]
+        factor = factor * geometry.polar[..., None]
     if setup.oversample_omega:
-        factor = factor * omega[..., None, None]
+        factor = factor * geometry.omega[..., None, None]
     factor = torch.where(skipped, torch.ones_like(factor), factor).reshape(n_pixels, -1)
     suffix = torch.flip(torch.cumprod(torch.flip(factor, [1]), dim=1), [1])
     terms = term.reshape(n_pixels, -1)
@@ -213,13 +211,31 @@ def _running_product_intensity(setup: ScatteringSetup, term, skipped, omega, pol
     return setup.background * suffix[:, 0] + weighted.sum(-1)
 
 
-def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> tuple:
-    """Everything per subpixel and source, before the lattice sum (cheap next to it).
+@dataclass
+class PixelGeometry:
+    """Everything per subpixel, layer and source of a chunk of P pixels (before the lattice sum).
 
-    Returns (position [P, T, S, 3] m, omega [P, T, S] sr, capture [P, T, S],
-    counted [P] (omega_sum part), scattering [P, T, S, J, 3] 1/A, stol [P, T, S, J],
-    cut [P, T, S, J] (dmin), polar [P, T, S, J]).
+    Lengths in metres, scattering vectors in 1/A. The ``*_final`` fields [P] are the solid angle,
+    polarization and capture fraction that the C applies once per pixel (its first/last values;
+    those with an -oversample_* flag are applied per term instead).
     """
+
+    position: torch.Tensor  #: [P, T, S, 3]
+    omega: torch.Tensor  #: [P, T, S]
+    capture: torch.Tensor  #: [P, T, S]
+    counted: torch.Tensor  #: [P], this chunk's part of the C's omega_sum (detached)
+    scattering: torch.Tensor  #: [3, P*T*S*J] axis first, contiguous
+    stol: torch.Tensor  #: [P, T, S, J]
+    cut: torch.Tensor  #: [P, T, S, J] dmin
+    polar: torch.Tensor  #: [P, T, S, J]
+    weight: torch.Tensor  #: [P, T, S, J]: 0 where cut, else the source weight (1 as in the C)
+    omega_final: torch.Tensor  #: [P]
+    polar_final: torch.Tensor  #: [P]
+    capture_final: torch.Tensor  #: [P]
+
+
+def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> tuple:
+    """The fields of :class:`PixelGeometry`, as a tuple (so it can be compiled and checkpointed)."""
     position = subpixel_positions(setup, fast, slow)  # [P, T, S, 3]
     diffracted, airpath = unitize(position)
     omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
@@ -239,7 +255,20 @@ def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tenso
         polar = torch.ones_like(stol)
     else:
         polar = polarization_factor(setup.kahn_factor, setup.incident, diffracted[..., None, :], setup.polar_vector)
-    return position, omega, capture, counted, scattering, stol, cut, polar
+    weight = torch.ones_like(stol) if setup.source_weight is None else setup.source_weight.expand(stol.shape)
+    weight = torch.where(cut, torch.zeros_like(weight), weight)
+
+    n_pixels = fast.shape[0]
+    omega_final, capture_final = omega[:, 0, 0], capture[:, -1, 0]
+    if setup.nopolar:
+        polar_final = torch.ones_like(omega_final)
+    else:
+        first, found = _first_true(~cut.reshape(n_pixels, -1))
+        polar_final = polar.reshape(n_pixels, -1).gather(1, first[:, None])[:, 0]
+        polar_final = torch.where(found, polar_final, torch.zeros_like(polar_final))
+    axis_first = scattering.reshape(-1, 3).T.contiguous()
+    return (position, omega, capture, counted, axis_first, stol, cut, polar, weight,
+            omega_final, polar_final, capture_final)
 
 
 def uses_generic_path(setup: ScatteringSetup, interpolating: bool) -> bool:
@@ -261,52 +290,41 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     """
     geometry_function = maybe_compiled(pixel_geometry, setup.compiled)
     if checkpoint_geometry:
-        geometry = torch.utils.checkpoint.checkpoint(geometry_function, setup, fast, slow, use_reentrant=False)
+        fields = torch.utils.checkpoint.checkpoint(geometry_function, setup, fast, slow, use_reentrant=False)
     else:
-        geometry = geometry_function(setup, fast, slow)
-    position, omega, capture, counted, scattering, stol, cut, polar = geometry
+        fields = geometry_function(setup, fast, slow)
+    geometry = PixelGeometry(*fields)
     n_pixels = fast.shape[0]
     running_product = setup.oversample_omega or setup.oversample_polar or setup.oversample_thick
     tripped = (None, None)
     if uses_generic_path(setup, interpolating) or trace is not None:
-        hkl, lattice, F_cell, term, skipped, tripped = _evaluation_terms(setup, scattering, cut, interpolating)
+        hkl, lattice, F_cell, term, skipped, tripped = _evaluation_terms(setup, geometry, interpolating)
         if running_product:
-            intensity = _running_product_intensity(setup, term, skipped, omega, polar, capture)
+            intensity = _running_product_intensity(setup, term, skipped, geometry)
         else:
             intensity = setup.background + term.reshape(n_pixels, -1).sum(-1)
     else:
         spec = LatticeSumSpec(setup.shape, setup.fudge, setup.table is not None, setup.compiled)
-        sums = lattice_sum(scattering.reshape(-1, 3).T.contiguous(), setup.real_vectors, setup.N,
-                           setup.reciprocal_matrix, setup.table, setup.hkl_min, setup.default_F, spec).reshape(stol.shape)
-        if setup.source_weight is not None:
-            sums = sums * setup.source_weight
-        sums = torch.where(cut, torch.zeros_like(sums), sums)
-        intensity = setup.background + sums.reshape(n_pixels, -1).sum(-1)
-
-    value = setup.scale * intensity
-    capture_final = capture[:, -1, 0]
-    if setup.nopolar:
-        polar_final = torch.ones_like(value)
-    else:
-        first, found = _first_true(~cut.reshape(n_pixels, -1))
-        polar_final = polar.reshape(n_pixels, -1).gather(1, first[:, None])[:, 0]
-        polar_final = torch.where(found, polar_final, torch.zeros_like(polar_final))
-    omega_final = omega[:, 0, 0]
+        sums = lattice_sum(geometry.scattering, setup.real_vectors, setup.N, setup.reciprocal_matrix,
+                           setup.table, setup.hkl_min, setup.default_F, spec)
+        intensity = setup.background + (sums.reshape(n_pixels, -1) * geometry.weight.reshape(n_pixels, -1)).sum(-1)
+    value = setup.scale * intensity  # then the once-per-pixel factors, in the C's order
     if not setup.oversample_thick:
-        value = value * capture_final
+        value = value * geometry.capture_final
     if not setup.oversample_polar:
-        value = value * polar_final
+        value = value * geometry.polar_final
     if not setup.oversample_omega:
-        value = value * omega_final
+        value = value * geometry.omega_final
     if trace is not None:
+        cut, polar, omega, capture = geometry.cut, geometry.polar, geometry.omega, geometry.capture
         trace.values.update(
-            stol=stol[0, -1, -1, -1], position=position[0, -1, -1], I=intensity[0],
+            stol=geometry.stol[0, -1, -1, -1], position=geometry.position[0, -1, -1], I=intensity[0],
             # every evaluation in loop order, for the C's stale values (see Simulator.trace_pixel)
             hkl_all=hkl[:, 0].reshape(3, -1), F_latt_all=lattice[0].reshape(-1), F_cell_all=F_cell[0].reshape(-1),
             computed=~cut[0, ..., None].expand(lattice.shape[1:]).reshape(-1), reached=~skipped[0].reshape(-1),
-            polar=polar[0, -1, -1, -1] if setup.oversample_polar else polar_final[0],
-            omega=omega[0, -1, -1] if setup.oversample_omega else omega_final[0],
-            capture=capture[0, -1, -1] if setup.oversample_thick else capture_final[0],
+            polar=polar[0, -1, -1, -1] if setup.oversample_polar else geometry.polar_final[0],
+            omega=omega[0, -1, -1] if setup.oversample_omega else geometry.omega_final[0],
+            capture=capture[0, -1, -1] if setup.oversample_thick else geometry.capture_final[0],
             real_vectors=setup.real_vectors[-1], value=value[0],
         )
-    return ChunkResult(value, counted, *tripped)
+    return ChunkResult(value, geometry.counted, *tripped)
