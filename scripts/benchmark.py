@@ -156,10 +156,11 @@ def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int,
 def _run_child(arguments: list, timeout: float) -> dict:
     command = [sys.executable, __file__, "--child", json.dumps(arguments)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    if completed.returncode != 0:
-        last = (completed.stderr.strip().splitlines() or ["?"])[-1]
-        return {"error": last}
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode != 0 or not lines:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {completed.returncode}: {last}"}
+    return json.loads(lines[-1])
 
 
 # ----------------------------------------------------------------------------- nanoBragg

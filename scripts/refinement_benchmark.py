@@ -71,9 +71,14 @@ def within_target(name: str, error: float, truth: float) -> bool:
     return abs(error) <= tolerance * (abs(truth) if relative else 1.0)
 
 
+def build(args, options):
+    """The model of ``args`` with the run's compilation and chunk budget."""
+    return torch_sim.from_nanobragg_args(args, compile=not options.no_compile, memory_budget_mb=options.memory_mb)
+
+
 def refine_once(truth_args, truth_values, observed, start_values, options, background, label):
     """Refine from ``start_values``; a dict of per-parameter outcomes and run figures."""
-    model = torch_sim.from_nanobragg_args(truth_args)
+    model = build(truth_args, options)
     with torch.no_grad():
         for name, value in start_values.items():
             model.params[name].fill_(value)
@@ -83,8 +88,12 @@ def refine_once(truth_args, truth_values, observed, start_values, options, backg
         mask = spot_mask([observed - background, start_image], 0.0, threshold=0.5, margin_px=options.spot_margin)
     params = [name for name in PARAMS if name in model.params]
     began = time.perf_counter()
+    run_folder = None
+    if options.run_folders:
+        run_folder = os.path.join(options.run_folders, label.replace(" ", "_").replace("(", "").replace(")", ""))
     result = refine(model, observed, params, mask=mask, background=background, stages=options.stages,
-                    max_iterations=options.max_iterations, progress=options.progress, seed=0)
+                    max_iterations=options.max_iterations, progress=options.progress, seed=0, run_folder=run_folder,
+                    base_argv=truth_args if run_folder else None)
     wall = time.perf_counter() - began
     rows = {}
     for name in params:
@@ -101,9 +110,9 @@ def refine_once(truth_args, truth_values, observed, start_values, options, backg
             "stages": [vars(s) for s in result.stages], "warnings": result.warnings}
 
 
-def synthetic_runs(options, folder: Path) -> list:
+def synthetic_runs(options, folder: Path, save) -> list:
     args = synthetic_args(folder, options.size, options.domains)
-    truth = torch_sim.from_nanobragg_args(args)
+    truth = build(args, options)
     truth_values = {name: float(truth.params[name]) for name in PARAMS}
     with torch.no_grad():
         image = truth()
@@ -114,6 +123,7 @@ def synthetic_runs(options, folder: Path) -> list:
         observed = poisson_observation(image, seed, BACKGROUND)
         start = perturbed(truth_values, CHANGES, seed=1000 + seed)
         runs.append(refine_once(args, truth_values, observed, start, options, BACKGROUND, f"synthetic seed {seed}"))
+        save({"runs": runs, "summary": summarise(runs)})
     return runs
 
 
@@ -125,7 +135,7 @@ def golden_run(options) -> dict:
     argv += ["-roi", "256", "767", "256", "767"]
     c_image = torch.from_numpy(np.fromfile(case / "floatimage.bin", dtype="<f4").astype(np.float64).reshape(1024, 1024))
     observed = poisson_observation(c_image, seed=options.first_seed, background=0.0)
-    model = torch_sim.from_nanobragg_args(argv)
+    model = build(argv, options)
     truth_values = {name: float(model.params[name]) for name in PARAMS if name in model.params}
     start = perturbed(truth_values, CHANGES, seed=2000 + options.first_seed)
     return refine_once(argv, truth_values, observed, start, options, 0.0, "C program realistic_1024 (512x512 ROI)")
@@ -172,17 +182,27 @@ def main() -> int:
     parser.add_argument("--stages", default="default")
     parser.add_argument("--spot-margin", type=int, default=4,
                         help="refine pixels within this many pixels of signal (-1: every pixel; default 4)")
+    parser.add_argument("--no-compile", action="store_true", help="do not torch.compile the pixel kernel")
+    parser.add_argument("--memory-mb", type=float, default=64.0,
+                        help="chunk budget (default 64: small chunks run the compiled kernel fastest here)")
     parser.add_argument("--no-synthetic", action="store_true")
     parser.add_argument("--no-golden", action="store_true")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     parser.add_argument("--json", help="write the figures to this JSON file")
+    parser.add_argument("--run-folders", help="write each refinement's run folder under this folder")
     options = parser.parse_args()
     began = time.perf_counter()
     report = {"options": vars(options), "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+    def save(synthetic):
+        """Keep the figures so far (a long run can be stopped and still report)."""
+        report["synthetic"] = synthetic
+        if options.json:
+            Path(options.json).write_text(json.dumps(report, indent=1, default=float) + "\n")
+
     with tempfile.TemporaryDirectory() as folder:
         if not options.no_synthetic:
-            runs = synthetic_runs(options, Path(folder))
-            report["synthetic"] = {"runs": runs, "summary": summarise(runs)}
+            runs = synthetic_runs(options, Path(folder), save)
             print_summary(f"synthetic {options.size}x{options.size}, {len(runs)} seed(s)", runs,
                           report["synthetic"]["summary"])
         if not options.no_golden:

@@ -8,7 +8,7 @@ import pytest
 
 from torch_sim.errors import InputError
 from torch_sim.io import read_mosflm_matrix, read_source_file
-from torch_sim.io.catof import atof
+from torch_sim.config.c_numbers import c_atof
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden_data" / "nanobragg_c"
 
@@ -77,9 +77,9 @@ def test_empty_or_missing_source_file(tmp_path):
         ("\n\t12 34", 12.0),
     ],
 )
-def test_atof(text, value):
-    assert atof(text) == value
+def test_c_atof(text, value):
+    assert c_atof(text) == value
 
 
 def test_atof_nan():
-    assert math.isnan(atof("nan(1)"))
+    assert math.isnan(c_atof("nan(1)"))

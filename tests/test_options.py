@@ -5,6 +5,8 @@ float32, source weights, devices, and the compiled kernels through the whole mod
 import numpy as np
 import pytest
 import torch
+from torch.autograd import forward_ad
+from torch.func import functional_call
 
 import torch_sim
 from golden import CASES, case_args, image_agreement, stage_inputs
@@ -147,15 +149,21 @@ def test_compiled_model_matches_eager():
     eager = torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.05)
     compiled = torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.05, compile=True)
     assert eager.chunk_pixels() < 400 and 400 % eager.chunk_pixels() != 0  # exercises the padded last chunk
-    images, gradients = [], []
+    images, gradients, tangents = [], [], []
     for model in (eager, compiled):
         model.params["distance"].requires_grad_(True)
         image = model()
         (gradient,) = torch.autograd.grad(image.sum(), model.params["distance"])
         images.append(image.detach())
         gradients.append(gradient)
+        with forward_ad.dual_level():  # forward mode reaches the detector geometry too (run eagerly)
+            distance = model.params["distance"].detach()
+            dual = forward_ad.make_dual(distance, torch.ones_like(distance))
+            tangents.append(forward_ad.unpack_dual(functional_call(model, {"detector.params.distance": dual}, ())).tangent)
     assert torch.allclose(images[0], images[1], rtol=1e-12)
     assert torch.allclose(gradients[0], gradients[1], rtol=1e-10)
+    assert tangents[0].abs().sum() > 0 and torch.allclose(tangents[0], tangents[1], rtol=1e-10)
+    assert tangents[0].sum() == pytest.approx(float(gradients[0]), rel=1e-10)
     assert compiled.last_render.solid_angle_sum == pytest.approx(eager.last_render.solid_angle_sum, rel=1e-12)
 
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 import torch_sim
 from refinement_cases import START_ARGS, TRUTH, truth_image
@@ -19,17 +18,17 @@ def test_recovers_three_parameters_from_a_noiseless_image():
         assert float(model.params[name]) == pytest.approx(result.values[name])
     assert result.loss_history[-1] < 1e-3 * result.loss_history[0]
     assert np.allclose(np.diag(result.correlation), 1.0)
-    assert all(0 < result.standard_errors[name] < 0.01 for name in TRUTH)
+    assert all(0 < result.standard_errors[name] < 0.05 for name in TRUTH)
 
 
 def test_least_squares_with_restraint_and_bounds():
     model = torch_sim.from_nanobragg_args(START_ARGS)
     observed = truth_image(noise_seed=3)
     result = refine(model, observed, ["distance", "beam_y"], loss="least_squares", stages="none",
-                    bounds={"distance": (99.0, 101.0)}, restraints={"beam_y": (13.2, 0.001)},
+                    bounds={"distance": (55.0, 65.0)}, restraints={"beam_y": (1.65, 0.001)},
                     max_iterations=40, progress=False, uncertainty="hessian")
-    assert result.values["distance"] == pytest.approx(100.0, abs=0.05)
-    assert result.values["beam_y"] == pytest.approx(13.2, abs=0.003)
+    assert result.values["distance"] == pytest.approx(60.0, abs=0.05)
+    assert result.values["beam_y"] == pytest.approx(1.65, abs=0.003)
     assert result.standard_errors["beam_y"] < 0.001
 
 
@@ -56,3 +55,14 @@ def test_bad_inputs_are_one_line_input_errors(change, message, tmp_path):
         refine(torch_sim.from_nanobragg_args(START_ARGS), **arguments)
     assert "\n" not in str(error.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_compiled_model_gives_the_same_values_and_standard_errors():
+    results = []
+    for compiled in (False, True):
+        model = torch_sim.from_nanobragg_args(START_ARGS, compile=compiled)
+        results.append(refine(model, truth_image(noise_seed=1), list(TRUTH), stages="none", max_iterations=40,
+                              progress=False))
+    for name in TRUTH:
+        assert results[1].values[name] == pytest.approx(results[0].values[name], rel=1e-9)
+        assert results[1].standard_errors[name] == pytest.approx(results[0].standard_errors[name], rel=1e-6)

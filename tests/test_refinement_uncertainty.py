@@ -6,6 +6,7 @@ import torch
 
 from torch_sim.errors import InputError
 from torch_sim.refinement import Convergence, Stage, minimize, resolve_stages
+from torch_sim.refinement.preconditioning import central_difference_jacobian, inverse_square_root
 from torch_sim.refinement.uncertainty import (
     covariance_from_information,
     fisher_information,
@@ -80,4 +81,17 @@ def test_stages_skip_absent_parameters_and_require_every_parameter():
         resolve_stages([{"params": ["cell_a"]}], refined)
     with pytest.raises(InputError, match="optimizer"):
         resolve_stages([{"params": "all", "optimizer": "sgd"}], refined)
+    with pytest.raises(InputError, match="resolution"):
+        resolve_stages([{"params": "all", "resolution": 2}], refined)
+    assert stages[0].resolution == pytest.approx(1 / 3) and stages[-1].resolution is None
     assert [s.name for s in resolve_stages("none", refined)] == ["all"]
+
+
+def test_preconditioner_whitens_the_fisher_information():
+    function = lambda p: torch.stack([p[0] + 10 * p[1], p[0] * p[1], 3 * p[0] ** 2, p[1]])
+    values = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    numeric = central_difference_jacobian(function, values, torch.tensor([1e-4, 1e-4], dtype=torch.float64))
+    assert torch.allclose(numeric, forward_jacobian(function, values), rtol=1e-6)
+    information = fisher_information(numeric, torch.tensor([1.0, 0.5, 2.0, 4.0], dtype=torch.float64))
+    whitening = inverse_square_root(information, floor=1e-12)
+    assert torch.allclose(whitening.T @ information @ whitening, torch.eye(2, dtype=torch.float64), atol=1e-9)

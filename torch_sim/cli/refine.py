@@ -39,8 +39,8 @@ EPILOG = """parameter names (command-line units):
   default_F  background (photons/pixel, with --background)  background_scale (with --background-image)
 
 example:
-  torch-sim refine --observed noiseimage.img --adc 40 --params misset_x,misset_y,misset_z,beam_x,beam_y \\
-      --bounds mosaic_spread=0:1 --restraint distance=100:0.5 --out run1 -- \\
+  torch-sim refine --observed noiseimage.img --adc 40 --params misset_x,misset_y,misset_z,beam_x,beam_y,distance \\
+      --bounds distance=95:105 --restraint beam_x=51.25:0.05 --compile --out run1 -- \\
       -cell 70 80 90 75 85 95 -misset 10 20 30 -hkl P1.hkl -N 10 -distance 100 -detpixels 512 -pixel 0.1"""
 
 

@@ -12,7 +12,15 @@ import re
 
 from torch_sim.errors import InputError
 
-_C_FLOAT = re.compile(r"^\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf(inity)?|nan)", re.IGNORECASE)
+_C_SPACE = " \t\n\v\f\r"
+_C_FLOAT = re.compile(
+    r"[+-]?(?:"
+    r"0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?"
+    r"|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    r"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
+    r"|[nN][aA][nN](?:\([0-9A-Za-z_]*\))?"
+    r")"
+)
 _C_INT = re.compile(r"^\s*[+-]?\d+")
 _FULL_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -23,9 +31,15 @@ def is_number(text: str) -> bool:
 
 
 def c_atof(text: str) -> float:
-    """C ``atof``: the longest numeric prefix, 0.0 if there is none."""
-    match = _C_FLOAT.match(text)
-    return float(match.group(0)) if match else 0.0
+    """C ``atof``/``strtod``: after leading C white space, the longest prefix that is a decimal,
+    hexadecimal, ``inf``/``infinity`` or ``nan`` number; trailing text is ignored; 0.0 if there is none."""
+    match = _C_FLOAT.match(text.lstrip(_C_SPACE))
+    if match is None:
+        return 0.0
+    token = match.group(0)
+    if "x" in token or "X" in token:
+        return float.fromhex(token)
+    return float(token.split("(")[0])
 
 
 def c_atoi(text: str) -> int:

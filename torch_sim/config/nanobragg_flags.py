@@ -10,6 +10,7 @@ argument that matches nothing and is not a number, a flag without its values,
 and a malformed value are errors.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -30,7 +31,12 @@ class _Values:
         return c_atof(self.args[k]) if self.lenient else parse_float(self.args[k], self.flag)
 
     def int(self, k: int = 0) -> int:
-        return int(c_atof(self.args[k])) if self.lenient else parse_int(self.args[k], self.flag)
+        if not self.lenient:
+            return parse_int(self.args[k], self.flag)
+        value = c_atof(self.args[k])
+        if not math.isfinite(value):
+            raise InputError(f"{self.flag}: value {self.args[k]!r} is not a finite number")
+        return int(value)
 
     def text(self, k: int = 0) -> str:
         return self.args[k]

@@ -5,6 +5,7 @@ import shutil
 import warnings
 
 import torch
+from torch.autograd import forward_ad
 
 _COMPILED = {}
 _COMPILE_FAILURE = []
@@ -17,11 +18,18 @@ def compiler_available(device: torch.device) -> bool:
     return any(shutil.which(name) for name in ("g++", "c++", "clang++"))
 
 
+def _derivative_transform_active() -> bool:
+    """Whether forward-mode dual tensors or a torch.func transform may reach the function: compiled
+    kernels would silently drop their tangents, so those calls run eagerly."""
+    return forward_ad._current_level >= 0 or torch._C._functorch.peek_interpreter_stack() is not None
+
+
 def maybe_compiled(function, enabled: bool):
     """``function`` compiled by torch.compile (fused, vectorized loops) when ``enabled``.
 
     If compilation fails (no compiler, an unsupported platform), a warning says
     so once and every later call runs eagerly: the same numbers, more slowly.
+    Under forward-mode AD or a torch.func transform the call runs eagerly too.
     """
     if not enabled or _COMPILE_FAILURE:
         return function
@@ -30,6 +38,8 @@ def maybe_compiled(function, enabled: bool):
         built = []
 
         def run(*args):
+            if _derivative_transform_active():
+                return function(*args)
             if built:
                 return compiled(*args)
             if _COMPILE_FAILURE:

@@ -22,7 +22,7 @@ import numpy as np
 
 from torch_sim.errors import InputError
 from torch_sim.io.atomic import atomic_write
-from torch_sim.io.catof import atof
+from torch_sim.config.c_numbers import c_atof
 
 _HEADER_BLOCK = 512
 _MAGIC = b"{\nHEADER_BYT"
@@ -46,7 +46,7 @@ def header_value(header_text: str, keyword: str) -> float:
     equals = header_text.find("=", position)
     if equals < 0:
         return 0.0
-    return atof(header_text[equals + 1 :])
+    return c_atof(header_text[equals + 1 :])
 
 
 @dataclass

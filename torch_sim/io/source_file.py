@@ -23,7 +23,7 @@ import re
 import numpy as np
 
 from torch_sim.errors import InputError
-from torch_sim.io.catof import atof
+from torch_sim.config.c_numbers import c_atof
 
 _COLUMNS = 5
 _DELIMITERS = re.compile(r"[ \t,;:!]+")
@@ -41,7 +41,7 @@ def read_source_file(path) -> np.ndarray:
     for line in lines:
         fields = [field for field in _DELIMITERS.split(line.rstrip("\r")) if field][:_COLUMNS]
         if fields:
-            rows.append([atof(field) for field in fields] + [math.nan] * (_COLUMNS - len(fields)))
+            rows.append([c_atof(field) for field in fields] + [math.nan] * (_COLUMNS - len(fields)))
     if not rows:
         raise InputError(f"source file {path} holds no sources")
     return np.array(rows, dtype=np.float64)
