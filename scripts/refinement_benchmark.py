@@ -18,7 +18,7 @@ Targets: cell lengths within 0.05%, angles within 0.02 deg, misset within
 within 10%; |refined - truth| <= 3 sigma on at least 9 of 10 seeds.
 Prints tables and writes JSON (--json).
 
-    python scripts/refinement_benchmark.py --seeds 10 --json benchmark.json     # full run (hours on 2 cores)
+    python scripts/refinement_benchmark.py --seeds 10 --json benchmark.json     # full run (about 8 min on one core)
     python scripts/refinement_benchmark.py --seeds 2 --size 256                 # reduced run
 """
 

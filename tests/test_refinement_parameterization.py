@@ -44,6 +44,19 @@ def test_parameterization_vector_and_gradient_check():
     assert parameterization.names == ["cell_a", "mosaic_spread"]
 
 
+@pytest.mark.parametrize("name, start, inside", [
+    ("mosaic_spread", 0.1, (0.0, math.inf)),  # -s gives another image, N -> -N the same one:
+    ("N_b", 11.0, (0.0, math.inf)),           # a refinement must not cross 0
+    ("cell_beta", 85.0, (0.0, 180.0)),
+])
+def test_physical_ranges_hold_without_user_bounds(name, start, inside):
+    parameterization = Parameterization([name], {name: start})
+    (transform,) = parameterization.transforms
+    assert (transform.lower, transform.upper) == inside
+    far = parameterization.to_user(torch.tensor([-1e3], dtype=torch.float64))
+    assert inside[0] < float(far) < inside[1]
+
+
 def test_default_scales_by_unit():
     assert default_scale("cell_b", 80.0) == 0.01
     assert default_scale("misset_z", 30.0) == 0.01
@@ -59,6 +72,8 @@ def test_default_scales_by_unit():
     ({"cell_a": (70.0, None)}, 70.0, "exclude the start"),
     ({"cell_a": 5}, 70.0, "pair"),
     ({}, math.nan, "not finite"),
+    ({"cell_a": (-5.0, -1.0)}, -3.0, "outside its physical range"),
+    ({}, -70.0, "physical range of cell_a .* exclude the start value -70"),
 ])
 def test_bad_bounds_and_starts_are_input_errors(bounds, start, message):
     with pytest.raises(InputError, match=message):

@@ -51,6 +51,15 @@ RELATIVE_SCALES = {
 }
 
 
+#: Open ranges outside which a parameter means nothing physical (or, for N and the mosaic
+#: spread, gives the same image as its negative): refined values always stay inside them,
+#: whatever bounds the user gives.
+PHYSICAL_RANGES = {
+    **dict.fromkeys(("cell_a", "cell_b", "cell_c", "N_a", "N_b", "N_c", "mosaic_spread", "wavelength", "pixel_size",
+                     "fluence"), (0.0, math.inf)),
+    **dict.fromkeys(("cell_alpha", "cell_beta", "cell_gamma"), (0.0, 180.0)),
+}
+
 _LOG2 = math.log(2.0)
 
 
@@ -127,13 +136,23 @@ def parse_bounds(name: str, bound) -> tuple[float, float]:
     return lower, upper
 
 
+def effective_bounds(name: str, bound=None) -> tuple[float, float]:
+    """The user's ``bound`` (a pair, or None) intersected with the parameter's physical range."""
+    lower, upper = parse_bounds(name, bound) if bound is not None else (-math.inf, math.inf)
+    physical_lower, physical_upper = PHYSICAL_RANGES.get(name, (-math.inf, math.inf))
+    lower, upper = max(lower, physical_lower), min(upper, physical_upper)
+    if not lower < upper:
+        raise InputError(f"bounds for {name} lie outside its physical range ({physical_lower:g}, {physical_upper:g})")
+    return lower, upper
+
+
 class Parameterization:
     """Maps internal variables ``u`` [k] to refined values [k] (command-line units) and back.
 
     ``start``: value of each name; ``scales``: typical steps overriding
     :func:`default_scale`; ``bounds``: ``{name: (min, max)}`` (None for an open
-    side). Raises InputError for a NaN start, a non-positive scale, or bounds
-    that do not contain the start strictly inside.
+    side), always narrowed to :data:`PHYSICAL_RANGES`. Raises InputError for a NaN
+    start, a non-positive scale, or bounds that do not contain the start strictly inside.
     """
 
     def __init__(self, names: Sequence[str], start: Mapping[str, float],
@@ -149,9 +168,10 @@ class Parameterization:
             scale = float(scales.get(name, default_scale(name, value)))
             if not (math.isfinite(scale) and scale > 0.0):
                 raise InputError(f"scale of {name} must be a positive number, got {scale!r}")
-            lower, upper = parse_bounds(name, bounds[name]) if name in bounds else (-math.inf, math.inf)
+            lower, upper = effective_bounds(name, bounds.get(name))
             if not lower < value < upper:
-                raise InputError(f"bounds for {name} [{lower:g}, {upper:g}] exclude the start value {value:g}")
+                kind = "bounds" if name in bounds else "physical range"
+                raise InputError(f"{kind} of {name} ({lower:g}, {upper:g}) exclude the start value {value:g}")
             self.transforms.append(ParameterTransform(name, value, scale, lower, upper))
 
     @property

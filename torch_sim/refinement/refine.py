@@ -16,7 +16,7 @@ from torch_sim.errors import InputError
 from torch_sim.modules.simulator import Simulator
 from torch_sim.refinement.export_args import export_mismatches, export_nanobragg_args, write_mosflm_matrix
 from torch_sim.refinement.optimizers import OPTIMIZERS, Convergence, minimize
-from torch_sim.refinement.parameterization import default_scale, parse_bounds
+from torch_sim.refinement.parameterization import default_scale, effective_bounds
 from torch_sim.refinement.pixel_selection import reciprocal_distance
 from torch_sim.refinement.preconditioning import stage_preconditioner
 from torch_sim.refinement.plots import write_image_comparison, write_loss_trace, write_parameter_traces
@@ -230,9 +230,11 @@ def _uncertainty(problem: RefinementProblem, values: torch.Tensor, method: str) 
 
 def _bound_warnings(problem: RefinementProblem, values: torch.Tensor) -> list:
     messages = []
-    for name, bound in problem.bounds.items():
-        value = float(values[problem.names.index(name)])
-        lower, upper = parse_bounds(name, bound)
+    for index, name in enumerate(problem.names):
+        lower, upper = effective_bounds(name, problem.bounds.get(name))
+        if not (math.isfinite(lower) or math.isfinite(upper)):
+            continue
+        value = float(values[index])
         width = (upper - lower) if math.isfinite(upper - lower) else max(abs(value), 1.0)
         if min(value - lower, upper - value) < 1e-6 * width:
             messages.append(f"{name} = {value:.6g} is at its bound: its standard error is not meaningful")
