@@ -187,6 +187,44 @@ def test_compilation_failure_falls_back_to_eager(monkeypatch):
     assert torch.equal(eager, fallback)
 
 
+def test_new_shapes_that_cannot_be_compiled_run_eagerly(monkeypatch):
+    """Past torch's recompilation limit (many differently sized models in one process), a call with new
+    shapes warns once and runs eagerly; shapes compiled before stay compiled."""
+    from torch_sim.functional import compilation as module
+
+    calls = {"compiled": 0}
+
+    def limited_compile(function, **kwargs):
+        shapes = set()
+
+        def run(*args):
+            key = tuple(tuple(a.shape) for a in args if isinstance(a, torch.Tensor))
+            if shapes and key not in shapes:
+                raise torch._dynamo.exc.FailOnRecompileLimitHit("recompile limit reached")
+            shapes.add(key)
+            calls["compiled"] += 1
+            return function(*args)
+        return run
+
+    monkeypatch.setattr(module.torch, "compile", limited_compile)
+    monkeypatch.setattr(module, "_COMPILED", {})
+    monkeypatch.setattr(module, "_COMPILE_FAILURE", [])
+    small = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "12", "-pixel", "0.5", "-distance", "60"]
+    large = _replace_value(small, "-detpixels", "14")
+    _, first = _render(small, compile=True)
+    with pytest.warns(RuntimeWarning, match="could not compile .* for new inputs .*recompile limit"):
+        _, other = _render(large, compile=True)
+    assert torch.equal(other, _render(large, compile=False)[1])
+    before = calls["compiled"]
+    _, again = _render(small, compile=True)
+    assert calls["compiled"] > before and torch.equal(again, first) and not module._COMPILE_FAILURE
+
+
+def _replace_value(argv, flag, value):
+    index = argv.index(flag)
+    return argv[:index + 1] + [value] + argv[index + 2:]
+
+
 def test_automatic_compilation_only_for_large_renders():
     small = torch_sim.from_nanobragg_args(CELL + ["-default_F", "50", "-detpixels", "16"])
     assert not small.compile and small.evaluations() < 2e7

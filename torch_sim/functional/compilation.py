@@ -5,6 +5,7 @@ import shutil
 import warnings
 
 import torch
+import torch._dynamo.exc
 from torch.autograd import forward_ad
 
 _COMPILED = {}
@@ -24,33 +25,48 @@ def _derivative_transform_active() -> bool:
     return forward_ad._current_level >= 0 or torch._C._functorch.peek_interpreter_stack() is not None
 
 
+#: What torch.compile raises when it cannot compile a function for new inputs.
+_RECOMPILATION_ERRORS = (torch._dynamo.exc.TorchDynamoException, torch._dynamo.exc.FailOnRecompileLimitHit)
+
+
+def _first_line(error: Exception) -> str:
+    return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
+
+
 def maybe_compiled(function, enabled: bool):
     """``function`` compiled by torch.compile (fused, vectorized loops) when ``enabled``.
 
     If compilation fails (no compiler, an unsupported platform), a warning says
     so once and every later call runs eagerly: the same numbers, more slowly.
-    Under forward-mode AD or a torch.func transform the call runs eagerly too.
+    A function that has compiled before but cannot be compiled for a new call
+    (torch's limit on recompilations for new shapes, reached by a process that
+    renders many differently sized models) runs that call eagerly, with a
+    warning once. Under forward-mode AD or a torch.func transform the call
+    runs eagerly too.
     """
     if not enabled or _COMPILE_FAILURE:
         return function
     if function not in _COMPILED:
         compiled = torch.compile(function, dynamic=False, fullgraph=True)
-        built = []
+        built, warned = [], []
 
         def run(*args):
-            if _derivative_transform_active():
+            if _derivative_transform_active() or _COMPILE_FAILURE:
                 return function(*args)
-            if built:
-                return compiled(*args)
-            if _COMPILE_FAILURE:
-                return function(*args)
-            try:  # compilation problems surface at the first call
+            try:
                 result = compiled(*args)
             except Exception as error:
-                _COMPILE_FAILURE.append(error)
-                first_line = (str(error).splitlines() or [""])[0][:200]
-                warnings.warn(f"torch.compile failed ({type(error).__name__}: {first_line}); "
-                              "rendering without compilation", RuntimeWarning, stacklevel=2)
+                if not built:  # the first compilation failed: nothing will compile here
+                    _COMPILE_FAILURE.append(error)
+                    warnings.warn(f"torch.compile failed ({_first_line(error)}); rendering without compilation",
+                                  RuntimeWarning, stacklevel=2)
+                elif not isinstance(error, _RECOMPILATION_ERRORS):
+                    raise  # not a compilation problem (e.g. checkpoint's early stop of a recomputation)
+                elif not warned:
+                    warned.append(True)
+                    warnings.warn(f"torch.compile could not compile {function.__name__} for new inputs "
+                                  f"({_first_line(error)}); such calls run without compilation",
+                                  RuntimeWarning, stacklevel=2)
                 return function(*args)
             built.append(True)
             return result
