@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 INPUTS = REPOSITORY / "golden_data" / "nanobragg_c" / "inputs"
@@ -96,8 +97,8 @@ def _peak_memory_mb(device) -> float:
 
 
 def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int, device_name: str,
-            memory_mb: float, argv=None) -> dict:
-    """Time one configuration in this process; returns a result row."""
+            memory_mb: Optional[float], argv=None) -> dict:
+    """Time one configuration in this process (``memory_mb`` None: the library's chunk budget); returns a row."""
     import torch
 
     import torch_sim
@@ -110,8 +111,9 @@ def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int,
         start_dir = os.getcwd()
         os.chdir(folder)
         try:
-            model = torch_sim.from_nanobragg_args(argv, dtype=dtype, device=device, memory_budget_mb=memory_mb,
-                                                  compile=(mode == "compiled"))
+            budget = {} if memory_mb is None else {"memory_budget_mb": memory_mb}
+            model = torch_sim.from_nanobragg_args(argv, dtype=dtype, device=device, compile=(mode == "compiled"),
+                                                  **budget)
         finally:
             os.chdir(start_dir)
     baseline_mb = _peak_memory_mb(device)
@@ -253,7 +255,8 @@ def main() -> int:
     parser.add_argument("--passes", default="forward,forward+backward")
     parser.add_argument("--repeats", type=int, default=3, help="timed renders after the warm-up (median)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--memory-mb", type=float, default=512.0, help="torch_sim memory budget per chunk")
+    parser.add_argument("--memory-mb", type=float, default=None,
+                        help="torch_sim memory budget per chunk (default: the library default)")
     parser.add_argument("--nanobragg", default=os.environ.get("NANOBRAGG_BIN"), help="nanoBragg executable")
     parser.add_argument("--c-reference", help="JSON of an earlier run: its nanoBragg times give the ratios")
     parser.add_argument("--json", help="write the results here")

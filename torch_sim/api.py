@@ -4,12 +4,13 @@ from typing import Optional, Sequence
 
 import torch
 
+from torch_sim.config.raw_arguments import DEFAULT_MEMORY_BUDGET_MB
 from torch_sim.config.resolve import resolve_arguments
 from torch_sim.modules.simulator import Simulator
 
 
 def from_nanobragg_args(argv: Sequence[str], dtype: torch.dtype = torch.float64, device: Optional[torch.device] = None,
-                        memory_budget_mb: float = 512.0, use_fdump: bool = False,
+                        memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB, use_fdump: bool = False,
                         compile: Optional[bool] = None) -> Simulator:
     """A :class:`Simulator` from a nanoBragg command line (the command line's own parser).
 

@@ -18,7 +18,7 @@ USAGE = """usage: torch-sim [nanoBragg flags]       simulate, as nanoBragg.c (e.
 torch_sim's own flags (besides every nanoBragg.c flag):
   -dtype float64|float32      arithmetic precision (default float64, the parity dtype)
   -device cpu|cuda[:N]        where to render (default cpu)
-  -memory_mb MB               memory budget of one chunk of pixels (default 512)
+  -memory_mb MB               memory budget of one chunk of pixels (default 128)
   -compile / -nocompile       always / never use the torch.compile'd hot loop (default: for large renders)
   -hdf5file NAME              also write the float image and parameters as HDF5
   -phi_zero_rotates           rotate phi steps at exactly 0 (the C reuses the previous step)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from torch_sim.api import from_nanobragg_args
+from torch_sim.config.raw_arguments import DEFAULT_MEMORY_BUDGET_MB
 from torch_sim.errors import InputError
 
 DESCRIPTION = """Refine parameters of a nanoBragg model against an observed detector image.
@@ -81,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed recorded with the run (default 0)")
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"), help="default: float64")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    parser.add_argument("--memory-mb", type=float, default=512.0,
-                        help="memory budget of one chunk of pixels (default 512; with --compile, 64 can be faster)")
+    parser.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB,
+                        help=f"memory budget of one chunk of pixels (default {DEFAULT_MEMORY_BUDGET_MB:g})")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the pixel kernel: much faster renders after a first compiling one")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

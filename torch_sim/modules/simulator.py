@@ -8,6 +8,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
+from torch_sim.config.raw_arguments import DEFAULT_MEMORY_BUDGET_MB
 from torch_sim.config.simulation_config import SimulationConfig
 from torch_sim.functional.compilation import compiler_available
 from torch_sim.functional.pixel_kernel import PixelTrace, ScatteringSetup, pixel_intensities, uses_generic_path
@@ -49,7 +50,7 @@ class Simulator(nn.Module):
     """
 
     def __init__(self, config: SimulationConfig, dtype: torch.dtype = torch.float64, device=None,
-                 memory_budget_mb: float = 512.0, compile: Optional[bool] = None):
+                 memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB, compile: Optional[bool] = None):
         super().__init__()
         self.config = config
         self.memory_budget_mb = memory_budget_mb
