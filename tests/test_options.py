@@ -12,6 +12,7 @@ import torch_sim
 from golden import CASES, case_args, image_agreement, stage_inputs
 from torch_sim.errors import InputError
 from torch_sim.functional.crystal_orientation import phi_angles
+from torch_sim.modules.simulator import AUTO_COMPILE_EVALUATIONS
 
 CELL = ["-cell", "30", "32", "34", "88", "92", "95", "-misset", "3", "4", "5"]
 #: N = 2 selects tricubic interpolation; a table of |h|,|k|,|l| <= 3 is left at moderate angles.
@@ -227,6 +228,6 @@ def _replace_value(argv, flag, value):
 
 def test_automatic_compilation_only_for_large_renders():
     small = torch_sim.from_nanobragg_args(CELL + ["-default_F", "50", "-detpixels", "16"])
-    assert not small.compile and small.evaluations() < 2e7
+    assert not small.compile and small.evaluations() < AUTO_COMPILE_EVALUATIONS
     forced = torch_sim.from_nanobragg_args(CELL + ["-default_F", "50", "-detpixels", "16"], compile=True)
     assert forced.compile

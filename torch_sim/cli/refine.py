@@ -14,6 +14,7 @@ import torch
 from torch_sim.api import from_nanobragg_args
 from torch_sim.config.raw_arguments import DEFAULT_MEMORY_BUDGET_MB
 from torch_sim.errors import InputError
+from torch_sim.functional.compilation import compiler_available
 
 DESCRIPTION = """Refine parameters of a nanoBragg model against an observed detector image.
 
@@ -41,7 +42,7 @@ EPILOG = """parameter names (command-line units):
 
 example:
   torch-sim refine --observed noiseimage.img --adc 40 --params misset_x,misset_y,misset_z,beam_x,beam_y,distance \\
-      --bounds distance=95:105 --restraint beam_x=51.25:0.05 --compile --out run1 -- \\
+      --bounds distance=95:105 --restraint beam_x=51.25:0.05 --out run1 -- \\
       -cell 70 80 90 75 85 95 -misset 10 20 30 -hkl P1.hkl -N 10 -distance 100 -detpixels 512 -pixel 0.1"""
 
 
@@ -84,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     parser.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB,
                         help=f"memory budget of one chunk of pixels (default {DEFAULT_MEMORY_BUDGET_MB:g})")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the pixel kernel: much faster renders after a first compiling one")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="do not torch.compile the pixel kernel (by default it is compiled where a compiler "
+                             "is available: a refinement renders many times)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -157,8 +159,9 @@ def run_refine(argv: Sequence[str]) -> int:
         except ValueError:
             raise InputError(f"--scale {text!r}: expected NAME=STEP") from None
     dtype = torch.float32 if options.dtype == "float32" else torch.float64
-    model = from_nanobragg_args(model_args, dtype=dtype, device=torch_device(options.device),
-                                memory_budget_mb=options.memory_mb, compile=options.compile)
+    device = torch_device(options.device)
+    model = from_nanobragg_args(model_args, dtype=dtype, device=device, memory_budget_mb=options.memory_mb,
+                                compile=not options.no_compile and compiler_available(device))
     shape = model.config.detector.shape
     observed = read_image(options.observed, options.shape, "observed image")
     mask = read_image(options.mask, options.shape, "mask") if options.mask else None
