@@ -191,6 +191,8 @@ def test_compilation_failure_falls_back_to_eager(monkeypatch):
 def test_new_shapes_that_cannot_be_compiled_run_eagerly(monkeypatch):
     """Past torch's recompilation limit (many differently sized models in one process), a call with new
     shapes warns once and runs eagerly; shapes compiled before stay compiled."""
+    from torch._dynamo.exc import FailOnRecompileLimitHit
+
     from torch_sim.functional import compilation as module
 
     calls = {"compiled": 0}
@@ -201,7 +203,7 @@ def test_new_shapes_that_cannot_be_compiled_run_eagerly(monkeypatch):
         def run(*args):
             key = tuple(tuple(a.shape) for a in args if isinstance(a, torch.Tensor))
             if shapes and key not in shapes:
-                raise torch._dynamo.exc.FailOnRecompileLimitHit("recompile limit reached")
+                raise FailOnRecompileLimitHit("recompile limit reached")
             shapes.add(key)
             calls["compiled"] += 1
             return function(*args)

@@ -5,7 +5,6 @@ import shutil
 import warnings
 
 import torch
-import torch._dynamo.exc
 from torch.autograd import forward_ad
 
 _COMPILED = {}
@@ -25,8 +24,12 @@ def _derivative_transform_active() -> bool:
     return forward_ad._current_level >= 0 or torch._C._functorch.peek_interpreter_stack() is not None
 
 
-#: What torch.compile raises when it cannot compile a function for new inputs.
-_RECOMPILATION_ERRORS = (torch._dynamo.exc.TorchDynamoException, torch._dynamo.exc.FailOnRecompileLimitHit)
+def _is_compilation_error(error: Exception) -> bool:
+    """Whether ``error`` is torch.compile failing to compile for new inputs (torch._dynamo is imported
+    here only, once compilation has run: importing it takes about a second)."""
+    from torch._dynamo.exc import FailOnRecompileLimitHit, TorchDynamoException
+
+    return isinstance(error, (TorchDynamoException, FailOnRecompileLimitHit))
 
 
 def _first_line(error: Exception) -> str:
@@ -60,7 +63,7 @@ def maybe_compiled(function, enabled: bool):
                     _COMPILE_FAILURE.append(error)
                     warnings.warn(f"torch.compile failed ({_first_line(error)}); rendering without compilation",
                                   RuntimeWarning, stacklevel=2)
-                elif not isinstance(error, _RECOMPILATION_ERRORS):
+                elif not _is_compilation_error(error):
                     raise  # not a compilation problem (e.g. checkpoint's early stop of a recomputation)
                 elif not warned:
                     warned.append(True)
