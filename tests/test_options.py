@@ -148,13 +148,10 @@ def test_compiled_model_matches_eager():
     argv = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "20", "-pixel", "0.5", "-distance", "60",
                    "-mosaic", "0.5", "-mosaic_domains", "3", "-Xbeam", "8", "-Ybeam", "9"]
     eager = torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.05)
-    compiled = torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.2, compile=True)
-    recomputing = torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.05, compile=True)
-    for model in (compiled, recomputing):  # several chunks, the last one padded
-        assert model.chunk_pixels() < 400 and 400 % model.chunk_pixels() != 0
-    assert compiled.keeps_geometry(400) and not recomputing.keeps_geometry(400) and not eager.keeps_geometry(400)
+    compiled = torch_sim.from_nanobragg_args(argv, memory_budget_mb=0.05, compile=True)
+    assert eager.chunk_pixels() < 400 and 400 % eager.chunk_pixels() != 0  # exercises the padded last chunk
     images, gradients, tangents = [], [], []
-    for model in (eager, compiled, recomputing):
+    for model in (eager, compiled):
         model.params["distance"].requires_grad_(True)
         image = model()
         (gradient,) = torch.autograd.grad(image.sum(), model.params["distance"])
@@ -164,11 +161,9 @@ def test_compiled_model_matches_eager():
             distance = model.params["distance"].detach()
             dual = forward_ad.make_dual(distance, torch.ones_like(distance))
             tangents.append(forward_ad.unpack_dual(functional_call(model, {"detector.params.distance": dual}, ())).tangent)
-    for other in (1, 2):
-        assert torch.allclose(images[0], images[other], rtol=1e-12)
-        assert torch.allclose(gradients[0], gradients[other], rtol=1e-10)
-        assert torch.allclose(tangents[0], tangents[other], rtol=1e-10)
-    assert tangents[0].abs().sum() > 0
+    assert torch.allclose(images[0], images[1], rtol=1e-12)
+    assert torch.allclose(gradients[0], gradients[1], rtol=1e-10)
+    assert tangents[0].abs().sum() > 0 and torch.allclose(tangents[0], tangents[1], rtol=1e-10)
     assert tangents[0].sum() == pytest.approx(float(gradients[0]), rel=1e-10)
     assert compiled.last_render.solid_angle_sum == pytest.approx(eager.last_render.solid_angle_sum, rel=1e-12)
 

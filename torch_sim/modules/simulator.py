@@ -28,11 +28,6 @@ AUTO_COMPILE_EVALUATIONS = 2e8
 #: per byte of the dtype; measured on the forward pass, interpolation needs more.
 _WORDS_PER_EVALUATION = 40
 _WORDS_PER_EVALUATION_INTERPOLATED = 60
-#: Words that the compiled per-subpixel geometry keeps for its backward pass per (pixel, layer,
-#: subpixel, source): about 4 measured, with a margin. Kept for every chunk until the backward pass.
-_GEOMETRY_WORDS_KEPT_COMPILED = 8
-#: Keeping the compiled geometry instead of recomputing it may use this many memory budgets.
-_GEOMETRY_KEPT_BUDGETS = 4
 
 
 @dataclass
@@ -148,15 +143,6 @@ class Simulator(nn.Module):
         itemsize = torch.finfo(self.dtype).bits // 8
         return max(1, int(self.memory_budget_mb * 2**20 / (self.evaluations_per_pixel() * words * itemsize)))
 
-    def keeps_geometry(self, n_pixels: int) -> bool:
-        """Whether a backward pass over ``n_pixels`` keeps the compiled per-subpixel geometry instead of
-        recomputing it: when it fits in a few memory budgets (10-20% faster backward passes)."""
-        config = self.config
-        per_pixel = config.detector.thicksteps * config.detector.oversample**2 * config.beam.n_sources
-        itemsize = torch.finfo(self.dtype).bits // 8
-        kept_bytes = n_pixels * per_pixel * _GEOMETRY_WORDS_KEPT_COMPILED * itemsize
-        return self.compile and kept_bytes <= _GEOMETRY_KEPT_BUDGETS * self.memory_budget_mb * 2**20
-
     def render_values(self, setup: ScatteringSetup, pixel_index: torch.Tensor, summary: RenderSummary,
                       progress=None) -> torch.Tensor:
         """Values of the pixels ``pixel_index`` (flat, C order), chunk by chunk.
@@ -164,15 +150,12 @@ class Simulator(nn.Module):
         When gradients are needed and there is more than one chunk, intermediates
         are recomputed during backward instead of kept: the lattice sum keeps only
         its inputs anyway, so only the per-subpixel geometry is checkpointed (the
-        whole chunk on the generic path), unless the compiled geometry's saved
-        tensors fit in a few memory budgets (:meth:`keeps_geometry`), and memory
-        stays bounded.
+        whole chunk on the generic path), and memory stays bounded by one chunk.
         """
         fpixels = self.config.detector.fpixels
         chunk = self.chunk_pixels()
         n_pixels = pixel_index.numel()
         checkpointed = torch.is_grad_enabled() and n_pixels > chunk and any(p.requires_grad for p in self.params.values())
-        checkpoint_geometry = checkpointed and not self.keeps_geometry(n_pixels)
         values, solid_angle = [], []
         for start in range(0, n_pixels, chunk):
             index = pixel_index[start:start + chunk]
@@ -186,7 +169,7 @@ class Simulator(nn.Module):
                 result = torch.utils.checkpoint.checkpoint(
                     pixel_intensities, setup, fast, slow, interpolating, use_reentrant=False)
             else:
-                result = pixel_intensities(setup, fast, slow, interpolating, checkpoint_geometry=checkpoint_geometry)
+                result = pixel_intensities(setup, fast, slow, interpolating, checkpoint_geometry=checkpointed)
             if result.interpolation_tripped is not None:
                 summary.interpolating, summary.warning = False, result.interpolation_tripped
                 summary.tripped_pixel = int(index[result.tripped_at])
