@@ -75,6 +75,19 @@ def _relative_change(previous: float, current: float) -> float:
     return abs(previous - current) / max(abs(current), 1.0)
 
 
+def _after_step(evaluate: CachedObjective, u: torch.Tensor, iteration: int, convergence: Convergence,
+                callback: Optional[Callback]) -> tuple:
+    """The loss after an optimizer step, reported to ``callback``, and the converged result if the gradient
+    norm is below the criterion (else None)."""
+    loss, gradient = evaluate(u)
+    current, gradient_norm = float(loss), float(gradient.norm())
+    if callback is not None:
+        callback(iteration, current, gradient_norm, u.detach())
+    if gradient_norm <= convergence.gradient_norm:
+        return current, OptimizationResult(u.detach(), current, iteration, evaluate.evaluations, True, "gradient norm")
+    return current, None
+
+
 def _lbfgs(evaluate: CachedObjective, u0: torch.Tensor, convergence: Convergence, callback: Optional[Callback],
            history_size: int) -> OptimizationResult:
     u = u0.detach().clone().requires_grad_(True)
@@ -95,12 +108,9 @@ def _lbfgs(evaluate: CachedObjective, u0: torch.Tensor, convergence: Convergence
     for iteration in range(1, convergence.max_iterations + 1):
         before = u.detach().clone()
         optimizer.step(closure)
-        loss, gradient = evaluate(u)
-        current, gradient_norm = float(loss), float(gradient.norm())
-        if callback is not None:
-            callback(iteration, current, gradient_norm, u.detach())
-        if gradient_norm <= convergence.gradient_norm:
-            return OptimizationResult(u.detach(), current, iteration, evaluate.evaluations, True, "gradient norm")
+        current, converged = _after_step(evaluate, u, iteration, convergence, callback)
+        if converged is not None:
+            return converged
         if torch.equal(before, u.detach()):
             return OptimizationResult(u.detach(), current, iteration, evaluate.evaluations, False,
                                       "line search made no progress")
@@ -122,12 +132,9 @@ def _adam(evaluate: CachedObjective, u0: torch.Tensor, convergence: Convergence,
         _, gradient = evaluate(u)
         u.grad = gradient.clone()
         optimizer.step()
-        loss, gradient = evaluate(u)
-        current, gradient_norm = float(loss), float(gradient.norm())
-        if callback is not None:
-            callback(iteration, current, gradient_norm, u.detach())
-        if gradient_norm <= convergence.gradient_norm:
-            return OptimizationResult(u.detach(), current, iteration, evaluate.evaluations, True, "gradient norm")
+        current, converged = _after_step(evaluate, u, iteration, convergence, callback)
+        if converged is not None:
+            return converged
         quiet = quiet + 1 if _relative_change(previous, current) <= convergence.relative_loss_change else 0
         if quiet >= convergence.patience:
             return OptimizationResult(u.detach(), current, iteration, evaluate.evaluations, True,
