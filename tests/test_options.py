@@ -230,6 +230,6 @@ def _replace_value(argv, flag, value):
 
 def test_automatic_compilation_only_for_large_renders():
     small = torch_sim.from_nanobragg_args(CELL + ["-default_F", "50", "-detpixels", "16"])
-    assert not small.compile and small.evaluations() < AUTO_COMPILE_EVALUATIONS
+    assert not small.compiled_kernels and small.evaluations() < AUTO_COMPILE_EVALUATIONS
     forced = torch_sim.from_nanobragg_args(CELL + ["-default_F", "50", "-detpixels", "16"], compile=True)
-    assert forced.compile
+    assert forced.compiled_kernels

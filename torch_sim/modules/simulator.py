@@ -64,8 +64,9 @@ class Simulator(nn.Module):
         if compile is None:
             compile = (self.evaluations() >= AUTO_COMPILE_EVALUATIONS
                        and compiler_available(self.pixel_index.device))
-        #: Evaluate the hot loop with torch.compile'd kernels (same numbers within rounding).
-        self.compile = compile
+        #: Evaluate the hot loop with torch.compile'd kernels (same numbers within rounding). Not named
+        #: ``compile``, which would hide nn.Module.compile().
+        self.compiled_kernels = compile
         #: The state left by the latest forward(): interpolation switch, warning, solid angle sum.
         self.last_render: Optional[RenderSummary] = None
 
@@ -123,7 +124,7 @@ class Simulator(nn.Module):
             scale=R_E_SQR_M2 * beam_params["fluence"] / config.steps,
             has_water=config.beam.water_size_um != 0.0,
             oversample_omega=config.detector.oversample_omega, oversample_polar=config.detector.oversample_polar,
-            oversample_thick=config.detector.oversample_thick, compiled=self.compile,
+            oversample_thick=config.detector.oversample_thick, compiled=self.compiled_kernels,
         )
         return setup, geometry, lattice
 
@@ -160,7 +161,7 @@ class Simulator(nn.Module):
         for start in range(0, n_pixels, chunk):
             index = pixel_index[start:start + chunk]
             count = index.numel()
-            if self.compile and count < chunk and n_pixels > chunk:
+            if self.compiled_kernels and count < chunk and n_pixels > chunk:
                 # one tensor shape for every chunk, so the compiled kernels are reused
                 index = torch.cat((index, index[-1:].expand(chunk - count)))
             interpolating = summary.interpolating

@@ -51,8 +51,8 @@ class Uncertainty:
 def forward_jacobian(function: Callable[[torch.Tensor], torch.Tensor], values: torch.Tensor) -> torch.Tensor:
     """``d function(values) / d values`` [outputs, k] by k forward-mode passes; ``function`` maps [k] to [outputs].
 
-    Dual tensors (``torch.autograd.forward_ad``) rather than ``torch.func.jvp``,
-    which cannot trace into a ``torch.compile``d simulator.
+    Dual tensors (``torch.autograd.forward_ad``); a compiled simulator's kernels run
+    eagerly under forward mode (``torch_sim.functional.compilation``).
     """
     columns = []
     for i in range(values.numel()):
