@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from torch_sim.config.enums import CrystalShape
-from torch_sim.functional.lattice_sum import LatticeSumSpec, lattice_sum, lattice_sum_values
+from torch_sim.functional.lattice_sum import LatticeSumSpec, lattice_sum
+from torch_sim.functional.structure_factors import table_with_default_border
 
 DTYPE = torch.float64
 
@@ -33,8 +34,8 @@ CASES = [pytest.param(shape, use_table, id=f"{shape.value}-{'table' if use_table
 
 def _function(spec, hkl_min):
     def f(S, A, N, reciprocal, table, default_F):
-        return lattice_sum(S, A, N, reciprocal, table if spec.use_table else None,
-                           hkl_min if spec.use_table else None, default_F, spec)
+        bordered = table_with_default_border(table, default_F) if spec.use_table else None
+        return lattice_sum(S, A, N, reciprocal, bordered, hkl_min if spec.use_table else None, default_F, spec)
     return f
 
 
@@ -56,6 +57,24 @@ def test_second_derivatives(shape, use_table):
         return _function(spec, hkl_min)(S, A, N, reciprocal, table, default_F)
 
     assert torch.autograd.gradgradcheck(f, inputs, fast_mode=True)
+
+
+@pytest.mark.parametrize("use_table", [False, True], ids=["constant", "table"])
+def test_backward_for_one_input_matches_the_full_backward(use_table):
+    """The backward leaves out what no input needs; the gradient it does give is unchanged."""
+    values = _inputs()
+    spec = LatticeSumSpec(CrystalShape.GAUSS, 1.0, use_table)
+    differentiable = [values[i] for i in (0, 1, 2, 3, 4, 6)]
+    full = [x.clone().requires_grad_() for x in differentiable]
+    _function(spec, values[5])(*full).sum().backward()
+    for i in range(len(differentiable)):
+        single = [x.clone().requires_grad_(j == i) for j, x in enumerate(differentiable)]
+        output = _function(spec, values[5])(*single)
+        if full[i].grad is None:  # the table, unused with a constant F
+            assert not output.requires_grad
+            continue
+        output.sum().backward()
+        assert torch.allclose(single[i].grad, full[i].grad, rtol=1e-12, atol=0)
 
 
 def test_tophat_gradient_is_the_cell_count_only():
@@ -83,7 +102,8 @@ def test_exact_bragg_position_has_finite_derivatives():
 def test_compiled_kernels_match_eager():
     S, A, N, reciprocal, table, hkl_min, default_F = _inputs(n_vectors=64)
     eager, compiled = (LatticeSumSpec(CrystalShape.SQUARE, 1.0, True, compiled=flag) for flag in (False, True))
-    assert torch.allclose(lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, eager),
+    table = table_with_default_border(table, default_F)
+    assert torch.allclose(lattice_sum(S, A, N, reciprocal, table, hkl_min, default_F, eager),
                           lattice_sum(S, A, N, reciprocal, table, hkl_min, default_F, compiled), rtol=1e-12)
     grads = []
     for spec in (eager, compiled):

@@ -27,6 +27,7 @@ from torch_sim.functional.structure_factors import (
     interpolated_structure_factor,
     interpolation_out_of_range,
     nearest_structure_factor,
+    table_with_default_border,
 )
 from torch_sim.functional.vector_ops import cross, dot, norm, rescale, unitize
 from torch_sim.modules.simulator import Simulator
@@ -340,7 +341,7 @@ def test_nearest_structure_factor_and_default_outside():
     h, k, l, _, hkl_min = _table()
     table = _t(100 * h + 10 * k + l)
     query = _t([[0.4, 1.6, -0.5], [2.0, -2.0, -4.0], [3.6, 0.0, 0.0], [0.0, 0.0, 2.0]])
-    values, _, _ = nearest_structure_factor(query.T, table, hkl_min, _t(7.0))
+    values = nearest_structure_factor(query.T, table_with_default_border(table, _t(7.0)), hkl_min)
     assert values.tolist() == [0 + 20 - 1, 200 - 20 - 4, 7.0, 7.0]  # l0 = ceil(-0.5 - 0.5) = -1
 
 

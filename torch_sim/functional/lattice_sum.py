@@ -29,7 +29,7 @@ import torch
 from torch_sim.config.enums import CrystalShape
 from torch_sim.functional.compilation import maybe_compiled
 from torch_sim.functional.lattice_shape import lattice_factor
-from torch_sim.functional.structure_factors import nearest_structure_factor
+from torch_sim.functional.structure_factors import nearest_table_index
 
 
 @dataclass(frozen=True)
@@ -51,67 +51,91 @@ def miller_indices(S: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
 
 
 def _structure_factor(h, table, hkl_min, default_F, spec: LatticeSumSpec):
-    """(F [R, Q], flat table index or None, in-table mask or None)."""
+    """(F [R, Q], flat index into the bordered table or None)."""
     if spec.use_table:
-        return nearest_structure_factor(h, table, hkl_min, default_F)
-    return default_F.expand(h.shape[1:]), None, None
+        index = nearest_table_index(h, hkl_min, tuple(table.shape))
+        return table.reshape(-1)[index], index
+    return default_F.expand(h.shape[1:]), None
 
 
 def lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> torch.Tensor:
-    """T [Q] = sum over r of F^2 L^2 (no gradients kept; the forward of :class:`LatticeSum`)."""
+    """T [Q] = sum over r of F^2 L^2 (no gradients kept; the forward of :class:`LatticeSum`).
+
+    ``table`` is the bordered table of :func:`lattice_sum`.
+    """
     h = miller_indices(S, A)
     value, _, _, _ = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge)
-    F, _, _ = _structure_factor(h, table, hkl_min, default_F, spec)
+    F, _ = _structure_factor(h, table, hkl_min, default_F, spec)
     amplitude = F * value
     return (amplitude * amplitude).sum(0)
 
 
 def _derivative_pieces(h, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
     """Per evaluation [R, Q] from h [3, R, Q]: lattice derivatives (lists over axes), d(F^2 L^2)/dL and /dF,
-    and the table lookup."""
+    and the table index."""
     L, dL_dh, dL_dN, dL_drec = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge, with_derivatives=True)
-    F, flat, inside = _structure_factor(h, table, hkl_min, default_F, spec)
-    return dL_dh, dL_dN, dL_drec, 2.0 * F * F * L, 2.0 * F * L * L, flat, inside
+    F, index = _structure_factor(h, table, hkl_min, default_F, spec)
+    return dL_dh, dL_dN, dL_drec, 2.0 * F * F * L, 2.0 * F * L * L, index
 
 
-def _gradient_pieces(h, weight, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> tuple:
-    """From h [3, R, Q] and the upstream ``weight`` [R, Q]: weighted d/dh [3, R, Q], the sums of d/dN [3] and
-    (Gaussian spots) of d/dreciprocal [3, 3], d/dF [R, Q], and the table lookup.
+#: The table gradient is scattered into this many interleaved copies of the table, then summed: neighbouring
+#: evaluations mostly fall on the same reflection, and with one copy every addition would wait for the last.
+_SCATTER_COPIES = 4
 
-    Every per-evaluation value shares the shape [R, Q], so a compiled version
-    computes them in one loop, each sine once.
+
+def _gradient_pieces(h, weight, S, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec,
+                     needs: tuple) -> tuple:
+    """From h [3, R, Q], S [3, Q] and the upstream ``weight`` [R, Q]: weighted d/dh [3, R, Q], d/dA [R, 3, 3]
+    (its sum over q), the sums of d/dN [3] and (Gaussian spots) of d/dreciprocal [3, 3], d/dF [R, Q], and
+    where each d/dF goes in ``_SCATTER_COPIES`` copies of the flat table (or None without a table).
+
+    ``needs`` (bools for S, A, N, reciprocal, table, default_F) leaves out, as None, what
+    no gradient needs. Every per-evaluation value shares the shape [R, Q], so a compiled
+    version computes them in one loop, each sine once.
     """
-    dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
+    need_S, need_A, need_N, need_reciprocal, need_table, need_default = needs
+    dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, index = _derivative_pieces(
         h, N, reciprocal, table, hkl_min, default_F, spec)
     scale = weight * d_term_dL
-    grad_N = torch.stack([(scale * d).sum() for d in dL_dN])
-    grad_reciprocal = None
-    if dL_drec is not None:
+    g_h = [scale * d for d in dL_dh]
+    grad_A = grad_N = grad_reciprocal = g_F = None
+    if need_A:
+        grad_A = torch.stack([torch.stack([(g_h[k] * S[x]).sum(-1) for x in range(3)], dim=-1)
+                              for k in range(3)], dim=1)
+    if need_N:
+        grad_N = torch.stack([(scale * d).sum() for d in dL_dN])
+    if need_reciprocal and dL_drec is not None:
         grad_reciprocal = torch.stack([torch.stack([(scale * d).sum() for d in row]) for row in dL_drec])
-    return torch.stack([scale * d for d in dL_dh]), grad_N, grad_reciprocal, weight * d_term_dF, flat, inside
+    if need_table if spec.use_table else need_default:
+        g_F = weight * d_term_dF
+    if spec.use_table and need_table:
+        copy = torch.arange(index.shape[-1], dtype=index.dtype, device=index.device) % _SCATTER_COPIES
+        index = index + copy * table.numel()
+    else:
+        index = None
+    return torch.stack(g_h) if need_S else None, grad_A, grad_N, grad_reciprocal, g_F, index
 
 
-def _contractions(g_h, S, A) -> tuple:
-    """grad_S [3, Q] = sum over axis and r of g_h A, grad_A [R, 3, 3] = sum over q of g_h S (one pass each)."""
-    grad_S = torch.stack([(g_h * A.permute(1, 0, 2)[:, :, x, None]).sum((0, 1)) for x in range(3)])
-    grad_A = torch.stack([(g_h * S[x]).sum(-1) for x in range(3)], dim=-1).transpose(0, 1)
-    return grad_S, grad_A
+def _scattering_gradient(g_h, A) -> torch.Tensor:
+    """grad_S [3, Q] = sum over the axis k and r of g_h[k, r] A[r, k] (one pass)."""
+    return torch.stack([(g_h * A.permute(1, 0, 2)[:, :, x, None]).sum((0, 1)) for x in range(3)])
 
 
-def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
-    """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F."""
+def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec,
+                          needs: tuple = (True,) * 6):
+    """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F (None
+    where ``needs``, bools in that order, is False)."""
     h = miller_indices(S, A)
     weight = grad_T.expand(h.shape[1:]).contiguous()
-    g_h, grad_N, grad_reciprocal, g_F, flat, inside = maybe_compiled(_gradient_pieces, spec.compiled)(
-        h, weight, N, reciprocal, table, hkl_min, default_F, spec)
-    grad_S, grad_A = maybe_compiled(_contractions, spec.compiled)(g_h, S, A)
-    grad_table = None
-    if spec.use_table:
-        in_table = torch.where(inside, g_F, torch.zeros_like(g_F))
-        grad_table = torch.zeros(table.numel(), dtype=g_F.dtype, device=g_F.device)
-        grad_table = grad_table.index_add(0, flat.reshape(-1), in_table.reshape(-1)).reshape(table.shape)
-        grad_default = (g_F - in_table).sum()
-    else:
+    g_h, grad_A, grad_N, grad_reciprocal, g_F, index = maybe_compiled(_gradient_pieces, spec.compiled)(
+        h, weight, S, N, reciprocal, table, hkl_min, default_F, spec, tuple(needs))
+    grad_S = None if g_h is None else maybe_compiled(_scattering_gradient, spec.compiled)(g_h, A)
+    grad_table = grad_default = None
+    if index is not None:
+        copies = torch.zeros(_SCATTER_COPIES * table.numel(), dtype=g_F.dtype, device=g_F.device)
+        copies = copies.index_add(0, index.reshape(-1), g_F.reshape(-1))
+        grad_table = copies.reshape(_SCATTER_COPIES, *table.shape).sum(0)
+    elif g_F is not None:
         grad_default = g_F.sum()
     return grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default
 
@@ -119,7 +143,7 @@ def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F
 def lattice_sum_jvp(tangents, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> torch.Tensor:
     """Directional derivative dT [Q] along tangents (dS, dA, dN, dreciprocal, dtable, ddefault_F); None means 0."""
     dS, dA, dN, d_reciprocal, d_table, d_default = tangents
-    dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, flat, inside = _derivative_pieces(
+    dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, index = _derivative_pieces(
         miller_indices(S, A), N, reciprocal, table, hkl_min, default_F, spec)
     dL = torch.zeros_like(d_term_dL)
     for dh in [miller_indices(dS, A) if dS is not None else None, miller_indices(S, dA) if dA is not None else None]:
@@ -130,12 +154,9 @@ def lattice_sum_jvp(tangents, S, A, N, reciprocal, table, hkl_min, default_F, sp
     if d_reciprocal is not None and dL_drec is not None:
         dL = dL + sum(dL_drec[i][j] * d_reciprocal[i, j] for i in range(3) for j in range(3))
     dF = torch.zeros_like(d_term_dF)
-    if spec.use_table:
-        if d_table is not None:
-            dF = dF + torch.where(inside, d_table.reshape(-1)[flat], torch.zeros_like(dF))
-        if d_default is not None:
-            dF = dF + torch.where(inside, torch.zeros_like(dF), d_default.expand_as(dF))
-    elif d_default is not None:
+    if spec.use_table and d_table is not None:
+        dF = dF + d_table.reshape(-1)[index]
+    elif not spec.use_table and d_default is not None:
         dF = dF + d_default
     return (d_term_dL * dL + d_term_dF * dF).sum(0)
 
@@ -158,12 +179,10 @@ class LatticeSum(torch.autograd.Function):
     def backward(ctx, grad_T):
         # a compiled function cannot be differentiated again: double backward runs eagerly
         spec = ctx.spec if not torch.is_grad_enabled() else dataclasses.replace(ctx.spec, compiled=False)
-        grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default = lattice_sum_gradients(
-            grad_T, *ctx.saved_tensors, spec)
         needs = ctx.needs_input_grad
-        return (grad_S if needs[0] else None, grad_A if needs[1] else None, grad_N if needs[2] else None,
-                grad_reciprocal if needs[3] else None, grad_table if needs[4] else None, None,
-                grad_default if needs[6] else None, None)
+        grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default = lattice_sum_gradients(
+            grad_T, *ctx.saved_tensors, spec, needs=(needs[0], needs[1], needs[2], needs[3], needs[4], needs[6]))
+        return grad_S, grad_A, grad_N, grad_reciprocal, grad_table, None, grad_default, None
 
     @staticmethod
     def jvp(ctx, dS, dA, dN, d_reciprocal, d_table, _d_hkl_min, d_default, _d_spec):
@@ -173,7 +192,11 @@ class LatticeSum(torch.autograd.Function):
 def lattice_sum(S: torch.Tensor, A: torch.Tensor, N: torch.Tensor, reciprocal: torch.Tensor,
                 table: Optional[torch.Tensor], hkl_min: Optional[torch.Tensor], default_F: torch.Tensor,
                 spec: LatticeSumSpec) -> torch.Tensor:
-    """T [Q] = sum_r F(A_r S_q)^2 L(A_r S_q)^2 for S [3, Q] (contiguous, axis first), with an analytic backward."""
+    """T [Q] = sum_r F(A_r S_q)^2 L(A_r S_q)^2 for S [3, Q] (contiguous, axis first), with an analytic backward.
+
+    ``table``: the structure factors inside their ``default_F`` border (:func:`table_with_default_border`,
+    made once per render; entry [1, 1, 1] is the reflection ``hkl_min``), or None for a constant ``default_F``.
+    """
     if table is None:
         table = hkl_min = default_F.new_zeros(0)
     return LatticeSum.apply(S, A, N, reciprocal, table, hkl_min, default_F, spec)

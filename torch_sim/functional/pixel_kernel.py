@@ -73,6 +73,7 @@ class ScatteringSetup:
     shape: CrystalShape
     fudge: float
     table: Optional[torch.Tensor]  #: [H, K, L] amplitudes, unset entries already default_F
+    bordered_table: Optional[torch.Tensor]  #: [H+2, K+2, L+2] the table inside a border of default_F
     hkl_min: Optional[torch.Tensor]  #: [3]
     default_F: torch.Tensor
     interpolate: bool
@@ -124,16 +125,18 @@ def _subpixel_coordinates(setup: ScatteringSetup, fast: torch.Tensor, slow: torc
 
 
 def subpixel_positions(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> torch.Tensor:
-    """Lab position (m) of every subpixel in every sensor layer, [P, T, S, 3]."""
+    """Lab position (m) of every subpixel in every sensor layer, axis first: [3, P, T, S]."""
     Fdet, Sdet = _subpixel_coordinates(setup, fast, slow)
+    Fdet, Sdet = Fdet[:, None, :], Sdet[:, None, :]
     layers = torch.arange(setup.n_layers, device=fast.device).to(Fdet.dtype)
-    Odet = (layers * setup.layer_thickness)[None, :, None, None]
-    position = Fdet[:, None, :, None] * setup.fdet + Sdet[:, None, :, None] * setup.sdet + Odet * setup.odet + setup.pix0
+    Odet = (layers * setup.layer_thickness)[:, None]
+    position = torch.stack([Fdet * setup.fdet[axis] + Sdet * setup.sdet[axis] + Odet * setup.odet[axis]
+                            + setup.pix0[axis] for axis in range(3)])
     if setup.curved:
         # every pixel at the same distance: the flat lab y and z offsets become angles (as the C)
-        flat_y, flat_z = position[..., 1], position[..., 2]
-        position = rotate_axis(setup.distance * setup.beam, setup.sdet, flat_y / setup.distance)
-        position = rotate_axis(position, setup.fdet, flat_z / setup.distance)
+        flat_y, flat_z = position[1], position[2]
+        position = rotate_axis(setup.distance * setup.beam, setup.sdet, flat_y / setup.distance, dim=0)
+        position = rotate_axis(position, setup.fdet, flat_z / setup.distance, dim=0)
     return position
 
 
@@ -149,7 +152,7 @@ def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.
     """
     if setup.table is None:
         return setup.default_F.expand(hkl.shape[1:]), None, None
-    nearest, _, _ = nearest_structure_factor(hkl, setup.table, setup.hkl_min, setup.default_F)
+    nearest = nearest_structure_factor(hkl, setup.bordered_table, setup.hkl_min)
     if not (setup.interpolate and interpolating):
         return nearest, None, None
     interpolated = interpolated_structure_factor(hkl, setup.table, setup.hkl_min)
@@ -217,36 +220,39 @@ class PixelGeometry:
 
     Lengths in metres, scattering vectors in 1/A. The ``*_final`` fields [P] are the solid angle,
     polarization and capture fraction that the C applies once per pixel (its first/last values;
-    those with an -oversample_* flag are applied per term instead).
+    those with an -oversample_* flag are applied per term instead). The Optional fields are
+    None when only the lattice sum needs the geometry (fewer outputs to write and differentiate).
     """
 
-    position: torch.Tensor  #: [P, T, S, 3]
-    omega: torch.Tensor  #: [P, T, S]
-    capture: torch.Tensor  #: [P, T, S]
+    position: Optional[torch.Tensor]  #: [3, P, T, S]
+    omega: Optional[torch.Tensor]  #: [P, T, S]
+    capture: Optional[torch.Tensor]  #: [P, T, S]
     counted: torch.Tensor  #: [P], this chunk's part of the C's omega_sum (detached)
     scattering: torch.Tensor  #: [3, P*T*S*J] axis first, contiguous
-    stol: torch.Tensor  #: [P, T, S, J]
-    cut: torch.Tensor  #: [P, T, S, J] dmin
-    polar: torch.Tensor  #: [P, T, S, J]
+    stol: Optional[torch.Tensor]  #: [P, T, S, J]
+    cut: Optional[torch.Tensor]  #: [P, T, S, J] dmin
+    polar: Optional[torch.Tensor]  #: [P, T, S, J]
     weight: torch.Tensor  #: [P, T, S, J]: 0 where cut, else the source weight (1 as in the C)
     omega_final: torch.Tensor  #: [P]
     polar_final: torch.Tensor  #: [P]
     capture_final: torch.Tensor  #: [P]
 
 
-def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> tuple:
-    """The fields of :class:`PixelGeometry`, as a tuple (so it can be compiled and checkpointed)."""
-    position = subpixel_positions(setup, fast, slow)  # [P, T, S, 3]
-    diffracted, airpath = unitize(position)
+def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor, per_subpixel: bool = True) -> tuple:
+    """The fields of :class:`PixelGeometry`, as a tuple (so it can be compiled and checkpointed); without
+    ``per_subpixel``, its Optional fields are None."""
+    position = subpixel_positions(setup, fast, slow)  # [3, P, T, S]
+    diffracted, airpath = unitize(position, dim=0)
     omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
     counted = (omega if setup.oversample_omega else omega[:, :1, :1].expand(omega.shape)).detach().sum((1, 2))
     if setup.compute_capture:
         layers = torch.arange(setup.n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
-        capture = layer_capture_fraction(layers, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet))
+        capture = layer_capture_fraction(layers, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet, dim=0))
     else:
         capture = torch.ones_like(omega)
-    scattering = (diffracted[..., None, :] - setup.incident) / setup.wavelength_A[:, None]  # [P, T, S, J, 3]
-    stol = 0.5 * norm(scattering)
+    incident = setup.incident.T[:, None, None, None, :]  # [3, 1, 1, 1, J]
+    scattering = (diffracted[..., None] - incident) / setup.wavelength_A  # [3, P, T, S, J]
+    stol = 0.5 * norm(scattering, dim=0)
     if setup.dmin_A > 0.0:
         cut = (stol > 0.0) & (setup.dmin_A > 0.5 / torch.where(stol > 0.0, stol, torch.ones_like(stol)))
     else:
@@ -254,7 +260,7 @@ def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tenso
     if setup.nopolar and not setup.oversample_polar:
         polar = torch.ones_like(stol)
     else:
-        polar = polarization_factor(setup.kahn_factor, setup.incident, diffracted[..., None, :], setup.polar_vector)
+        polar = polarization_factor(setup.kahn_factor, incident, diffracted[..., None], setup.polar_vector, dim=0)
     weight = torch.ones_like(stol) if setup.source_weight is None else setup.source_weight.expand(stol.shape)
     weight = torch.where(cut, torch.zeros_like(weight), weight)
 
@@ -266,8 +272,9 @@ def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tenso
         first, found = _first_true(~cut.reshape(n_pixels, -1))
         polar_final = polar.reshape(n_pixels, -1).gather(1, first[:, None])[:, 0]
         polar_final = torch.where(found, polar_final, torch.zeros_like(polar_final))
-    axis_first = scattering.reshape(-1, 3).T.contiguous()
-    return (position, omega, capture, counted, axis_first, stol, cut, polar, weight,
+    if not per_subpixel:
+        position = omega = capture = stol = cut = polar = None
+    return (position, omega, capture, counted, scattering.reshape(3, -1), stol, cut, polar, weight,
             omega_final, polar_final, capture_final)
 
 
@@ -289,15 +296,16 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     in the backward pass instead of keeping its intermediates.
     """
     geometry_function = maybe_compiled(pixel_geometry, setup.compiled)
+    generic = uses_generic_path(setup, interpolating) or trace is not None
     if checkpoint_geometry:
-        fields = torch.utils.checkpoint.checkpoint(geometry_function, setup, fast, slow, use_reentrant=False)
+        fields = torch.utils.checkpoint.checkpoint(geometry_function, setup, fast, slow, generic, use_reentrant=False)
     else:
-        fields = geometry_function(setup, fast, slow)
+        fields = geometry_function(setup, fast, slow, generic)
     geometry = PixelGeometry(*fields)
     n_pixels = fast.shape[0]
     running_product = setup.oversample_omega or setup.oversample_polar or setup.oversample_thick
     tripped = (None, None)
-    if uses_generic_path(setup, interpolating) or trace is not None:
+    if generic:
         hkl, lattice, F_cell, term, skipped, tripped = _evaluation_terms(setup, geometry, interpolating)
         if running_product:
             intensity = _running_product_intensity(setup, term, skipped, geometry)
@@ -306,7 +314,7 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     else:
         spec = LatticeSumSpec(setup.shape, setup.fudge, setup.table is not None, setup.compiled)
         sums = lattice_sum(geometry.scattering, setup.real_vectors, setup.N, setup.reciprocal_matrix,
-                           setup.table, setup.hkl_min, setup.default_F, spec)
+                           setup.bordered_table, setup.hkl_min, setup.default_F, spec)
         intensity = setup.background + (sums.reshape(n_pixels, -1) * geometry.weight.reshape(n_pixels, -1)).sum(-1)
     value = setup.scale * intensity  # then the once-per-pixel factors, in the C's order
     if not setup.oversample_thick:
@@ -318,7 +326,7 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     if trace is not None:
         cut, polar, omega, capture = geometry.cut, geometry.polar, geometry.omega, geometry.capture
         trace.values.update(
-            stol=geometry.stol[0, -1, -1, -1], position=geometry.position[0, -1, -1], I=intensity[0],
+            stol=geometry.stol[0, -1, -1, -1], position=geometry.position[:, 0, -1, -1], I=intensity[0],
             # every evaluation in loop order, for the C's stale values (see Simulator.trace_pixel)
             hkl_all=hkl[:, 0].reshape(3, -1), F_latt_all=lattice[0].reshape(-1), F_cell_all=F_cell[0].reshape(-1),
             computed=~cut[0, ..., None].expand(lattice.shape[1:]).reshape(-1), reached=~skipped[0].reshape(-1),

@@ -34,19 +34,22 @@ def rotate_xyz(v: torch.Tensor, phix, phiy, phiz) -> torch.Tensor:
     return skip_zero_rotation(phiz, v, torch.stack(torch.broadcast_tensors(x * cz - y * sz, x * sz + y * cz, z), -1))
 
 
-def rotate_axis(v: torch.Tensor, axis: torch.Tensor, phi) -> torch.Tensor:
-    """Rotate ``v`` by ``phi`` about ``axis`` (C ``rotate_axis``; the axis is used as given, not normalised)."""
+def rotate_axis(v: torch.Tensor, axis: torch.Tensor, phi, dim: int = -1) -> torch.Tensor:
+    """Rotate ``v`` by ``phi`` about ``axis`` (C ``rotate_axis``; the axis is used as given, not normalised).
+
+    ``dim`` is the vector dimension of ``v`` and of the result (``axis`` is [3]).
+    """
     phi = torch.as_tensor(phi, dtype=v.dtype, device=v.device)
     sin_phi = torch.sin(phi)
     cos_phi = torch.cos(phi)
     ax, ay, az = axis.unbind(-1)
-    vx, vy, vz = v.unbind(-1)
+    vx, vy, vz = v.unbind(dim)
     along = (ax * vx + ay * vy + az * vz) * (1.0 - cos_phi)
     x = ax * along + vx * cos_phi + (-az * vy + ay * vz) * sin_phi
     y = ay * along + vy * cos_phi + (az * vx - ax * vz) * sin_phi
     z = az * along + vz * cos_phi + (-ay * vx + ax * vy) * sin_phi
     x, y, z = torch.broadcast_tensors(x, y, z)
-    return torch.stack((x, y, z), dim=-1)
+    return torch.stack((x, y, z), dim=dim)
 
 
 def rotate_umat(v: torch.Tensor, umat: torch.Tensor) -> torch.Tensor:

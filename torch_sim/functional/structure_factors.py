@@ -1,7 +1,8 @@
 """Structure factors F_cell at fractional Miller indices: nearest reflection or tricubic interpolation.
 
 The table is a dense tensor F [H, K, L] whose entry [0, 0, 0] is reflection
-``hkl_min`` [3]. Indices outside the table give ``default_F``. Interpolation is
+``hkl_min`` [3]. Indices outside the table give ``default_F`` (nearest-reflection
+lookups read it from a border around the table). Interpolation is
 the C program's tensor product of 4-point Lagrange polynomials through the
 reflections floor(h)-1 .. floor(h)+2 in each direction. Miller indices are
 axis first, h [3, ...].
@@ -12,19 +13,32 @@ import torch
 from torch_sim.functional.lattice_shape import nearest_index
 
 
-def nearest_structure_factor(h: torch.Tensor, table: torch.Tensor, hkl_min: torch.Tensor, default_F: torch.Tensor):
-    """F of the nearest reflection (C ``ceil(h-0.5)``), ``default_F`` outside the table; h [3, ...].
+def table_with_default_border(table: torch.Tensor, default_F: torch.Tensor) -> torch.Tensor:
+    """The table [H, K, L] inside a border of ``default_F`` one entry wide, [H+2, K+2, L+2].
 
-    Returns (F [...], flat table index [...], inside-table mask [...]).
+    Every index outside the table clamps onto the border, so a nearest-reflection
+    lookup is one gather (and its gradient one scatter) with no mask.
     """
+    border = torch.nn.functional.pad(torch.zeros(table.shape, dtype=torch.bool, device=table.device), (1,) * 6,
+                                     value=True)
+    return torch.where(border, default_F, torch.nn.functional.pad(table, (1,) * 6))
+
+
+def nearest_table_index(h: torch.Tensor, hkl_min: torch.Tensor, bordered_shape: tuple[int, int, int]) -> torch.Tensor:
+    """Flat int32 index [...] into :func:`table_with_default_border` of the nearest reflection
+    (C ``ceil(h-0.5)``) to h [3, ...]; outside the table, a border entry."""
     index = nearest_index(h)
-    sizes = table.shape
-    offset = [(index[axis] - hkl_min[axis]).to(torch.long) for axis in range(3)]
-    inside = ((offset[0] >= 0) & (offset[0] < sizes[0]) & (offset[1] >= 0) & (offset[1] < sizes[1])
-              & (offset[2] >= 0) & (offset[2] < sizes[2]))
-    flat = (offset[0] * sizes[1] + offset[1]) * sizes[2] + offset[2]
-    flat = torch.where(inside, flat, torch.zeros_like(flat))
-    return torch.where(inside, table.reshape(-1)[flat], default_F), flat, inside
+    offset = [torch.clamp(index[axis] - hkl_min[axis] + 1.0, 0.0, bordered_shape[axis] - 1.0).to(torch.int32)
+              for axis in range(3)]
+    flat = (offset[0] * bordered_shape[1] + offset[1]) * bordered_shape[2] + offset[2]
+    # a NaN index converts to an arbitrary integer: keep every lookup inside the table
+    return torch.clamp(flat, 0, bordered_shape[0] * bordered_shape[1] * bordered_shape[2] - 1)
+
+
+def nearest_structure_factor(h: torch.Tensor, bordered_table: torch.Tensor, hkl_min: torch.Tensor) -> torch.Tensor:
+    """F [...] of the nearest reflection to h [3, ...] in :func:`table_with_default_border`'s table
+    (``default_F`` outside the table)."""
+    return bordered_table.reshape(-1)[nearest_table_index(h, hkl_min, tuple(bordered_table.shape))]
 
 
 def interpolation_out_of_range(h: torch.Tensor, hkl_min: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:

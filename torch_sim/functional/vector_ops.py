@@ -1,7 +1,10 @@
 """Small vector helpers on tensors whose last dimension holds (x, y, z).
 
-All functions broadcast over leading dimensions and keep gradients. They
+All functions broadcast over the other dimensions and keep gradients. They
 follow nanoBragg.c's arithmetic so that derived values agree to rounding.
+``dot``, ``cross``, ``norm`` and ``unitize`` also take ``dim=0`` for axis-first
+tensors [3, ...] (the per-subpixel layout, whose long dimension is then
+contiguous and vectorizes); a [3] vector then broadcasts as three scalars.
 """
 
 import torch
@@ -36,37 +39,39 @@ def correctly_rounded_sqrt(s: torch.Tensor) -> torch.Tensor:
     return y + (corrected - y).detach()
 
 
-def dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Inner product over the last dimension: [..., 3] x [..., 3] -> [...]."""
-    return u[..., 0] * v[..., 0] + u[..., 1] * v[..., 1] + u[..., 2] * v[..., 2]
+def dot(u: torch.Tensor, v: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Inner product over the vector dimension: [..., 3] x [..., 3] -> [...]."""
+    ux, uy, uz = u.unbind(dim)
+    vx, vy, vz = v.unbind(dim)
+    return ux * vx + uy * vy + uz * vz
 
 
-def cross(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Cross product u x v over the last dimension: [..., 3]."""
-    ux, uy, uz = u.unbind(-1)
-    vx, vy, vz = v.unbind(-1)
-    return torch.stack((uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx), dim=-1)
+def cross(u: torch.Tensor, v: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Cross product u x v over the vector dimension: [..., 3]."""
+    ux, uy, uz = u.unbind(dim)
+    vx, vy, vz = v.unbind(dim)
+    return torch.stack((uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx), dim=dim)
 
 
-def norm(v: torch.Tensor) -> torch.Tensor:
-    """Euclidean length over the last dimension: [..., 3] -> [...].
+def norm(v: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Euclidean length over the vector dimension: [..., 3] -> [...].
 
     The gradient at the zero vector is zero instead of NaN.
     """
-    squared = dot(v, v)
+    squared = dot(v, v, dim)
     positive = squared > 0
     safe = torch.where(positive, squared, torch.ones_like(squared))
     return torch.where(positive, correctly_rounded_sqrt(safe), torch.zeros_like(squared))
 
 
-def unitize(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def unitize(v: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
     """Unit vector and length of ``v``; a zero vector stays zero (as the C ``unitize``).
 
     Returns ``(unit [..., 3], length [...])``.
     """
-    length = norm(v)
-    positive = (length > 0).unsqueeze(-1)
-    safe_length = torch.where(length > 0, length, torch.ones_like(length)).unsqueeze(-1)
+    length = norm(v, dim)
+    positive = (length > 0).unsqueeze(dim)
+    safe_length = torch.where(length > 0, length, torch.ones_like(length)).unsqueeze(dim)
     return torch.where(positive, v / safe_length, torch.zeros_like(v)), length
 
 

@@ -12,6 +12,7 @@ from torch_sim.config.raw_arguments import DEFAULT_MEMORY_BUDGET_MB
 from torch_sim.config.simulation_config import SimulationConfig
 from torch_sim.functional.compilation import compiler_available
 from torch_sim.functional.pixel_kernel import PixelTrace, ScatteringSetup, pixel_intensities, uses_generic_path
+from torch_sim.functional.structure_factors import table_with_default_border
 from torch_sim.modules.beam import Beam
 from torch_sim.modules.crystal import Crystal
 from torch_sim.modules.detector import Detector
@@ -117,6 +118,7 @@ class Simulator(nn.Module):
             polar_vector=polar_vector, kahn_factor=beam_params["polarization"], nopolar=config.beam.nopolar,
             real_vectors=real_vectors, reciprocal_matrix=lattice.reciprocal_matrix, N=self.crystal.N,
             shape=crystal.shape, fudge=crystal.fudge, table=table,
+            bordered_table=None if table is None else table_with_default_border(table, self.crystal.params["default_F"]),
             hkl_min=self.crystal.hkl_min if table is not None else None,
             default_F=self.crystal.params["default_F"],
             interpolate=crystal.interpolate, interpolation_fallback=crystal.interpolation_fallback,
