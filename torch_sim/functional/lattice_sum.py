@@ -97,7 +97,7 @@ def _gradient_pieces(h, weight, S, N, reciprocal, table, hkl_min, default_F, spe
     dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, index = _derivative_pieces(
         h, N, reciprocal, table, hkl_min, default_F, spec)
     scale = weight * d_term_dL
-    g_h = [scale * d for d in dL_dh]
+    g_h = [scale * d for d in dL_dh] if need_S or need_A else None
     grad_A = grad_N = grad_reciprocal = g_F = None
     if need_A:
         grad_A = torch.stack([torch.stack([(g_h[k] * S[x]).sum(-1) for x in range(3)], dim=-1)
