@@ -7,6 +7,10 @@ import warnings
 import torch
 from torch.autograd import forward_ad
 
+#: Inductor options that keep a value many consumers read (a Miller index, a sine) inside the loop that uses
+#: it rather than writing it out (by default a value read more than four times is written to memory).
+_RECOMPUTE_REUSED_VALUES = {"realize_reads_threshold": 1000, "realize_opcount_threshold": 10000}
+
 _COMPILED = {}
 _COMPILE_FAILURE = []
 
@@ -36,8 +40,11 @@ def _first_line(error: Exception) -> str:
     return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
 
 
-def maybe_compiled(function, enabled: bool):
+def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = False):
     """``function`` compiled by torch.compile (fused, vectorized loops) when ``enabled``.
+
+    ``recompute_reused_values`` keeps intermediates in registers however often they are read (one pass
+    over memory for the lattice sum; the geometry is faster with inductor's defaults).
 
     If compilation fails (no compiler, an unsupported platform), a warning says
     so once and every later call runs eagerly: the same numbers, more slowly.
@@ -50,7 +57,8 @@ def maybe_compiled(function, enabled: bool):
     if not enabled or _COMPILE_FAILURE:
         return function
     if function not in _COMPILED:
-        compiled = torch.compile(function, dynamic=False, fullgraph=True)
+        options = _RECOMPUTE_REUSED_VALUES if recompute_reused_values else None
+        compiled = torch.compile(function, dynamic=False, fullgraph=True, options=options)
         built, warned = [], []
 
         def run(*args):

@@ -99,7 +99,8 @@ def sinc3(u: torch.Tensor, with_derivative: bool = False):
 
 def lattice_factor(h, N: torch.Tensor, reciprocal: torch.Tensor, shape: CrystalShape, fudge: float,
                    with_derivatives: bool = False):
-    """F_latt [...] for fractional indices h [3, ...] (axis first), and if asked its derivatives.
+    """F_latt [...] for fractional indices h [3, ...] (axis first: a tensor or three tensors), and if asked
+    its derivatives.
 
     Derivatives come as lists over the three Miller axes (each tensor [...]):
     dF/dh and dF/dN, and for Gaussian spots dF/dreciprocal as a 3 x 3 nested
@@ -108,7 +109,7 @@ def lattice_factor(h, N: torch.Tensor, reciprocal: torch.Tensor, shape: CrystalS
     ``reciprocal`` [3, 3] (rows a*, b*, c* in 1/A) sets the spot size of Gaussian
     and top-hat spots (C ``rad_star_sqr``).
     """
-    delta = [axis - nearest_index(axis) for axis in h.unbind(0)]
+    delta = [h[k] - nearest_index(h[k]) for k in range(3)]
     if shape == CrystalShape.SQUARE:
         parts = [sincg(math.pi * delta[k], N[k], with_derivatives) for k in range(3)]
         s = [part[0] for part in parts]

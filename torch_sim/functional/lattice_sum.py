@@ -13,8 +13,9 @@ instead of the dozens of intermediates autograd would keep; the backward is
 differentiable again (second derivatives), since it is made of torch
 operations, and it also provides forward-mode derivatives (``jvp``).
 
-Per-evaluation tensors are laid out [R, Q] (Miller indices [3, R, Q]) so the
-long dimension is innermost and a compiler can vectorize it. Supported here:
+Per-evaluation tensors are laid out [R, Q] so the long dimension is innermost and a
+compiler can vectorize it; compiled, the Miller indices are formed inside the loop that
+reads them (no [3, R, Q] tensor is written). Supported here:
 every crystal shape with a constant ``default_F`` or the nearest-reflection
 table; tricubic interpolation and the ``-oversample_*`` running products take
 the generic autograd path in ``pixel_kernel``.
@@ -43,19 +44,24 @@ class LatticeSumSpec:
 
 
 def miller_indices(S: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """h [3, R, Q] = A_r S_q for S [3, Q] and A [R, 3, 3]: a matrix product, or broadcast sums a compiler fuses."""
-    if torch.compiler.is_compiling():
-        return torch.stack([A[:, v, 0, None] * S[0] + A[:, v, 1, None] * S[1] + A[:, v, 2, None] * S[2]
-                            for v in range(3)])
+    """h [3, R, Q] = A_r S_q for S [3, Q] and A [R, 3, 3] (one matrix product)."""
     return (A.transpose(0, 1).reshape(-1, 3) @ S).reshape(3, A.shape[0], S.shape[1])
 
 
+def miller_index_axes(S: torch.Tensor, A: torch.Tensor) -> tuple:
+    """h_k [R, Q] for k = 0, 1, 2, as :func:`miller_indices`: compiled, broadcast sums that fuse into the loop
+    reading them (no [3, R, Q] tensor is written); eagerly, the matrix product."""
+    if torch.compiler.is_compiling():
+        return tuple(A[:, k, 0, None] * S[0] + A[:, k, 1, None] * S[1] + A[:, k, 2, None] * S[2] for k in range(3))
+    return miller_indices(S, A).unbind(0)
+
+
 def _structure_factor(h, table, hkl_min, default_F, spec: LatticeSumSpec):
-    """(F [R, Q], flat index into the bordered table or None)."""
+    """(F [R, Q], flat index into the bordered table or None) for h, three tensors [R, Q]."""
     if spec.use_table:
         index = nearest_table_index(h, hkl_min, tuple(table.shape))
         return table.reshape(-1)[index], index
-    return default_F.expand(h.shape[1:]), None
+    return default_F.expand(h[0].shape), None
 
 
 def lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec) -> torch.Tensor:
@@ -63,7 +69,7 @@ def lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, spec: Lat
 
     ``table`` is the bordered table of :func:`lattice_sum`.
     """
-    h = miller_indices(S, A)
+    h = miller_index_axes(S, A)
     value, _, _, _ = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge)
     F, _ = _structure_factor(h, table, hkl_min, default_F, spec)
     amplitude = F * value
@@ -71,8 +77,8 @@ def lattice_sum_values(S, A, N, reciprocal, table, hkl_min, default_F, spec: Lat
 
 
 def _derivative_pieces(h, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec):
-    """Per evaluation [R, Q] from h [3, R, Q]: lattice derivatives (lists over axes), d(F^2 L^2)/dL and /dF,
-    and the table index."""
+    """Per evaluation [R, Q] from h (three tensors [R, Q]): lattice derivatives (lists over axes),
+    d(F^2 L^2)/dL and /dF, and the table index."""
     L, dL_dh, dL_dN, dL_drec = lattice_factor(h, N, reciprocal, spec.shape, spec.fudge, with_derivatives=True)
     F, index = _structure_factor(h, table, hkl_min, default_F, spec)
     return dL_dh, dL_dN, dL_drec, 2.0 * F * F * L, 2.0 * F * L * L, index
@@ -83,16 +89,18 @@ def _derivative_pieces(h, N, reciprocal, table, hkl_min, default_F, spec: Lattic
 _SCATTER_COPIES = 4
 
 
-def _gradient_pieces(h, weight, S, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec,
+def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec,
                      needs: tuple) -> tuple:
-    """From h [3, R, Q], S [3, Q] and the upstream ``weight`` [R, Q]: weighted d/dh [3, R, Q], d/dA [R, 3, 3]
-    (its sum over q), the sums of d/dN [3] and (Gaussian spots) of d/dreciprocal [3, 3], d/dF [R, Q], and
-    where each d/dF goes in ``_SCATTER_COPIES`` copies of the flat table (or None without a table).
+    """From S [3, Q], A [R, 3, 3] and the upstream gradient ``grad_T`` [Q]: weighted d/dh [3, R, Q], d/dA
+    [R, 3, 3] (its sum over q), the sums of d/dN [3] and (Gaussian spots) of d/dreciprocal [3, 3], d/dF
+    [R, Q], and where each d/dF goes in ``_SCATTER_COPIES`` copies of the flat table (or None without a table).
 
     ``needs`` (bools for S, A, N, reciprocal, table, default_F) leaves out, as None, what
     no gradient needs. Every per-evaluation value shares the shape [R, Q], so a compiled
-    version computes them in one loop, each sine once.
+    version computes them in one loop, each sine once, from the Miller indices it forms itself.
     """
+    h = miller_index_axes(S, A)
+    weight = grad_T[None, :]
     need_S, need_A, need_N, need_reciprocal, need_table, need_default = needs
     dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, index = _derivative_pieces(
         h, N, reciprocal, table, hkl_min, default_F, spec)
@@ -125,10 +133,9 @@ def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F
                           needs: tuple = (True,) * 6):
     """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F (None
     where ``needs``, bools in that order, is False)."""
-    h = miller_indices(S, A)
-    weight = grad_T.expand(h.shape[1:]).contiguous()
-    g_h, grad_A, grad_N, grad_reciprocal, g_F, index = maybe_compiled(_gradient_pieces, spec.compiled)(
-        h, weight, S, N, reciprocal, table, hkl_min, default_F, spec, tuple(needs))
+    pieces = maybe_compiled(_gradient_pieces, spec.compiled, recompute_reused_values=True)
+    g_h, grad_A, grad_N, grad_reciprocal, g_F, index = pieces(
+        grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec, tuple(needs))
     grad_S = None if g_h is None else maybe_compiled(_scattering_gradient, spec.compiled)(g_h, A)
     grad_table = grad_default = None
     if index is not None:
@@ -144,9 +151,11 @@ def lattice_sum_jvp(tangents, S, A, N, reciprocal, table, hkl_min, default_F, sp
     """Directional derivative dT [Q] along tangents (dS, dA, dN, dreciprocal, dtable, ddefault_F); None means 0."""
     dS, dA, dN, d_reciprocal, d_table, d_default = tangents
     dL_dh, dL_dN, dL_drec, d_term_dL, d_term_dF, index = _derivative_pieces(
-        miller_indices(S, A), N, reciprocal, table, hkl_min, default_F, spec)
+        miller_index_axes(S, A), N, reciprocal, table, hkl_min, default_F, spec)
     dL = torch.zeros_like(d_term_dL)
-    for dh in [miller_indices(dS, A) if dS is not None else None, miller_indices(S, dA) if dA is not None else None]:
+    tangents_h = [miller_index_axes(dS, A) if dS is not None else None,
+                  miller_index_axes(S, dA) if dA is not None else None]
+    for dh in tangents_h:
         if dh is not None:
             dL = dL + sum(dL_dh[k] * dh[k] for k in range(3))
     if dN is not None:
@@ -166,7 +175,8 @@ class LatticeSum(torch.autograd.Function):
 
     @staticmethod
     def forward(S, A, N, reciprocal, table, hkl_min, default_F, spec):
-        return maybe_compiled(lattice_sum_values, spec.compiled)(S, A, N, reciprocal, table, hkl_min, default_F, spec)
+        values = maybe_compiled(lattice_sum_values, spec.compiled, recompute_reused_values=True)
+        return values(S, A, N, reciprocal, table, hkl_min, default_F, spec)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

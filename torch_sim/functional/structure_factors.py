@@ -26,10 +26,9 @@ def table_with_default_border(table: torch.Tensor, default_F: torch.Tensor) -> t
 
 def nearest_table_index(h: torch.Tensor, hkl_min: torch.Tensor, bordered_shape: tuple[int, int, int]) -> torch.Tensor:
     """Flat int32 index [...] into :func:`table_with_default_border` of the nearest reflection
-    (C ``ceil(h-0.5)``) to h [3, ...]; outside the table, a border entry."""
-    index = nearest_index(h)
-    offset = [torch.clamp(index[axis] - hkl_min[axis] + 1.0, 0.0, bordered_shape[axis] - 1.0).to(torch.int32)
-              for axis in range(3)]
+    (C ``ceil(h-0.5)``) to h [3, ...] (a tensor or three tensors); outside the table, a border entry."""
+    offset = [torch.clamp(nearest_index(h[axis]) - hkl_min[axis] + 1.0, 0.0, bordered_shape[axis] - 1.0)
+              .to(torch.int32) for axis in range(3)]
     flat = (offset[0] * bordered_shape[1] + offset[1]) * bordered_shape[2] + offset[2]
     # a NaN index converts to an arbitrary integer: keep every lookup inside the table
     return torch.clamp(flat, 0, bordered_shape[0] * bordered_shape[1] * bordered_shape[2] - 1)
