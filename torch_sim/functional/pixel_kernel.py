@@ -238,42 +238,66 @@ class PixelGeometry:
     capture_final: torch.Tensor  #: [P]
 
 
+def _capture_fraction(setup: ScatteringSetup, layer: torch.Tensor, diffracted: torch.Tensor) -> torch.Tensor:
+    """Fraction of the ray along ``diffracted`` [3, ...] absorbed in sensor layer ``layer`` (1 without the C's
+    capture computation)."""
+    if not setup.compute_capture:
+        return torch.ones_like(diffracted[0])
+    return layer_capture_fraction(layer, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet, dim=0))
+
+
+def _first_evaluation_polarization(setup: ScatteringSetup, diffracted: torch.Tensor, incident: torch.Tensor,
+                                   cut: torch.Tensor) -> torch.Tensor:
+    """polar_final [P]: the polarization of each pixel's first evaluation not cut by dmin, in the C's loop order
+    over (layer, subpixel, source), evaluated for that ray only (0 where every evaluation is cut).
+
+    ``diffracted`` [3, P, T, S], ``incident`` [3, J], ``cut`` [P, T, S, J].
+    """
+    n_pixels, n_sources = cut.shape[0], incident.shape[1]
+    first, found = _first_true(~cut.reshape(n_pixels, -1))
+    subpixel = (first // n_sources)[None, :, None].expand(3, n_pixels, 1)
+    ray = diffracted.reshape(3, n_pixels, -1).gather(2, subpixel)[..., 0]
+    polar = polarization_factor(setup.kahn_factor, incident[:, first % n_sources], ray, setup.polar_vector, dim=0)
+    return torch.where(found, polar, torch.zeros_like(polar))
+
+
 def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor, per_subpixel: bool = True) -> tuple:
     """The fields of :class:`PixelGeometry`, as a tuple (so it can be compiled and checkpointed); without
-    ``per_subpixel``, its Optional fields are None."""
+    ``per_subpixel``, its Optional fields are None, and the solid angle, capture fraction and polarization
+    are evaluated only where the C takes each pixel's value from."""
     position = subpixel_positions(setup, fast, slow)  # [3, P, T, S]
     diffracted, airpath = unitize(position, dim=0)
-    omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
-    counted = (omega if setup.oversample_omega else omega[:, :1, :1].expand(omega.shape)).detach().sum((1, 2))
-    if setup.compute_capture:
-        layers = torch.arange(setup.n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
-        capture = layer_capture_fraction(layers, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet, dim=0))
-    else:
-        capture = torch.ones_like(omega)
-    incident = setup.incident.T[:, None, None, None, :]  # [3, 1, 1, 1, J]
-    scattering = (diffracted[..., None] - incident) / setup.wavelength_A  # [3, P, T, S, J]
+    omega_final = pixel_solid_angle(airpath[:, 0, 0], setup.pixel_size, setup.close_distance, setup.point_pixel)
+    omega = None
+    if per_subpixel or setup.oversample_omega:
+        omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
+    every_omega = omega if setup.oversample_omega else omega_final[:, None, None].expand(airpath.shape)
+    counted = every_omega.detach().sum((1, 2))
+    capture_final = _capture_fraction(setup, airpath.new_full((), setup.n_layers - 1), diffracted[:, :, -1, 0])
+    incident = setup.incident.T  # [3, J]
+    scattering = (diffracted[..., None] - incident[:, None, None, None, :]) / setup.wavelength_A  # [3, P, T, S, J]
     stol = 0.5 * norm(scattering, dim=0)
     if setup.dmin_A > 0.0:
         cut = (stol > 0.0) & (setup.dmin_A > 0.5 / torch.where(stol > 0.0, stol, torch.ones_like(stol)))
     else:
         cut = torch.zeros_like(stol, dtype=torch.bool)
-    if setup.nopolar and not setup.oversample_polar:
-        polar = torch.ones_like(stol)
-    else:
-        polar = polarization_factor(setup.kahn_factor, incident, diffracted[..., None], setup.polar_vector, dim=0)
     weight = torch.ones_like(stol) if setup.source_weight is None else setup.source_weight.expand(stol.shape)
     weight = torch.where(cut, torch.zeros_like(weight), weight)
-
-    n_pixels = fast.shape[0]
-    omega_final, capture_final = omega[:, 0, 0], capture[:, -1, 0]
     if setup.nopolar:
         polar_final = torch.ones_like(omega_final)
     else:
-        first, found = _first_true(~cut.reshape(n_pixels, -1))
-        polar_final = polar.reshape(n_pixels, -1).gather(1, first[:, None])[:, 0]
-        polar_final = torch.where(found, polar_final, torch.zeros_like(polar_final))
-    if not per_subpixel:
-        position = omega = capture = stol = cut = polar = None
+        polar_final = _first_evaluation_polarization(setup, diffracted, incident, cut)
+    capture = polar = None
+    if per_subpixel:
+        layers = torch.arange(setup.n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
+        capture = _capture_fraction(setup, layers, diffracted)  # [P, T, S]
+        if setup.nopolar and not setup.oversample_polar:
+            polar = torch.ones_like(stol)
+        else:
+            polar = polarization_factor(setup.kahn_factor, incident[:, None, None, None, :], diffracted[..., None],
+                                        setup.polar_vector, dim=0)
+    else:
+        position = stol = cut = None
     return (position, omega, capture, counted, scattering.reshape(3, -1), stol, cut, polar, weight,
             omega_final, polar_final, capture_final)
 
