@@ -1,10 +1,13 @@
 """torch.compile for the hot functions, with an eager fallback when compilation is impossible."""
 
+import contextlib
+import functools
 import importlib.util
 import shutil
 import warnings
 
 import torch
+import torch.utils.checkpoint
 from torch.autograd import forward_ad
 
 #: Inductor options that keep a value many consumers read (a Miller index, a sine) inside the loop that uses
@@ -40,11 +43,24 @@ def _first_line(error: Exception) -> str:
     return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
 
 
-def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = False):
+def _checkpointed(function):
+    """``function`` whose backward pass keeps only its inputs (a checkpoint, when gradients are recorded)."""
+    def run(*args):
+        if torch.is_grad_enabled():
+            return torch.utils.checkpoint.checkpoint(function, *args, use_reentrant=False)
+        return function(*args)
+    return run
+
+
+def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = False,
+                   recompute_in_backward: bool = False):
     """``function`` compiled by torch.compile (fused, vectorized loops) when ``enabled``.
 
     ``recompute_reused_values`` keeps intermediates in registers however often they are read (one pass
     over memory for the lattice sum; the geometry is faster with inductor's defaults).
+    ``recompute_in_backward`` keeps only the inputs for the backward pass, which recomputes the rest
+    (compiled: AOT autograd's activation memory budget 0; where the call runs eagerly, a checkpoint), so
+    the memory held for a backward pass does not grow with the intermediates of each call.
 
     If compilation fails (no compiler, an unsupported platform), a warning says
     so once and every later call runs eagerly: the same numbers, more slowly.
@@ -54,18 +70,22 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
     warning once. Under forward-mode AD or a torch.func transform the call
     runs eagerly too.
     """
+    eager = _checkpointed(function) if recompute_in_backward else function
     if not enabled or _COMPILE_FAILURE:
-        return function
+        return eager
     if function not in _COMPILED:
         options = _RECOMPUTE_REUSED_VALUES if recompute_reused_values else None
         compiled = torch.compile(function, dynamic=False, fullgraph=True, options=options)
+        partitioning = (functools.partial(torch._functorch.config.patch, activation_memory_budget=0.0)
+                        if recompute_in_backward else contextlib.nullcontext)
         built, warned = [], []
 
         def run(*args):
             if _derivative_transform_active() or _COMPILE_FAILURE:
-                return function(*args)
+                return eager(*args)
             try:
-                result = compiled(*args)
+                with partitioning():
+                    result = compiled(*args)
             except Exception as error:
                 if not built:  # the first compilation failed: nothing will compile here
                     _COMPILE_FAILURE.append(error)
@@ -78,7 +98,7 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
                     warnings.warn(f"torch.compile could not compile {function.__name__} for new inputs "
                                   f"({_first_line(error)}); such calls run without compilation",
                                   RuntimeWarning, stacklevel=2)
-                return function(*args)
+                return eager(*args)
             built.append(True)
             return result
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
-import torch.utils.checkpoint
 
 from torch_sim.config.enums import CrystalShape
 from torch_sim.functional.compilation import maybe_compiled
@@ -316,15 +315,14 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     pass): ``interpolating`` is the C program's interpolation switch at the
     start of the chunk. Unless :func:`uses_generic_path` or a trace, the
     evaluations go through :func:`lattice_sum`, whose backward keeps only its
-    inputs; ``checkpoint_geometry`` then recomputes the per-subpixel geometry
-    in the backward pass instead of keeping its intermediates.
+    inputs. The per-subpixel geometry's backward keeps only its inputs too when
+    compiled (it recomputes the rest inside the compiled backward), and eagerly
+    with ``checkpoint_geometry`` (a checkpoint).
     """
-    geometry_function = maybe_compiled(pixel_geometry, setup.compiled)
     generic = uses_generic_path(setup, interpolating) or trace is not None
-    if checkpoint_geometry:
-        fields = torch.utils.checkpoint.checkpoint(geometry_function, setup, fast, slow, generic, use_reentrant=False)
-    else:
-        fields = geometry_function(setup, fast, slow, generic)
+    geometry_function = maybe_compiled(pixel_geometry, setup.compiled,
+                                       recompute_in_backward=setup.compiled or checkpoint_geometry)
+    fields = geometry_function(setup, fast, slow, generic)
     geometry = PixelGeometry(*fields)
     n_pixels = fast.shape[0]
     running_product = setup.oversample_omega or setup.oversample_polar or setup.oversample_thick
