@@ -168,6 +168,49 @@ def test_compiled_model_matches_eager():
     assert compiled.last_render.solid_angle_sum == pytest.approx(eager.last_render.solid_angle_sum, rel=1e-12)
 
 
+@pytest.mark.slow
+def test_compiled_geometry_keeps_only_its_inputs_and_matches_eager():
+    """The compiled per-subpixel geometry saves nothing per subpixel or source for its backward pass (it
+    recomputes), and its values and gradients (beam, detector, polarization, a thick sensor, two sources and
+    a dmin cut) equal the eager ones."""
+    from torch_sim.functional.compilation import maybe_compiled
+    from torch_sim.functional.pixel_kernel import pixel_geometry
+
+    argv = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "16", "-pixel", "0.5", "-distance", "60",
+                   "-oversample", "2", "-detector_thick", "0.3", "-detector_abs", "300", "-detector_thicksteps", "2",
+                   "-dispersion", "10", "-dispsteps", "2", "-dmin", "15", "-Xbeam", "3", "-Ybeam", "4",
+                   "-detector_rotx", "5", "-twotheta", "20"]
+    model = torch_sim.from_nanobragg_args(argv)
+    leaves = [value for value in model.params.values() if value.is_floating_point()]
+    for leaf in leaves:
+        leaf.requires_grad_(True)
+    index = model.pixel_index
+    fast, slow = index % 16, index // 16
+    results = []
+    for compiled in (False, True):
+        setup = model.scattering_setup()[0]
+        geometry = maybe_compiled(pixel_geometry, compiled, recompute_in_backward=True)
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+            fields = geometry(setup, fast, slow, False)
+        scattering, weight, omega, polar, capture = (fields[4], fields[8], fields[9], fields[10], fields[11])
+        assert bool((weight == 0).any()) and bool((weight == 1).any())  # the dmin cut applies somewhere
+        loss = ((scattering * torch.linspace(0.5, 1.5, scattering.shape[1], dtype=scattering.dtype)).sum()
+                + (omega * polar * capture).sum() * 1e6)
+        gradients = torch.autograd.grad(loss, leaves, allow_unused=True)
+        results.append((scattering.detach(), omega.detach(), polar.detach(), capture.detach(), gradients))
+        if compiled:
+            assert max(saved) <= index.numel()  # the pixel indices at most: nothing per subpixel or source
+    (*eager_values, eager_gradients), (*compiled_values, compiled_gradients) = results
+    for eager, compiled in zip(eager_values, compiled_values):
+        assert torch.allclose(eager, compiled, rtol=1e-12, atol=0.0)
+    assert sum(g is not None and bool(g.abs().sum() > 0) for g in eager_gradients) >= 5
+    for eager, compiled in zip(eager_gradients, compiled_gradients):
+        assert (eager is None) == (compiled is None)
+        if eager is not None:
+            assert torch.allclose(eager, compiled, rtol=1e-9, atol=1e-12 * float(eager.abs().max()))
+
+
 def test_compilation_failure_falls_back_to_eager(monkeypatch):
     """If torch.compile cannot build the kernels, the render warns once and runs eagerly (same numbers)."""
     from torch_sim.functional import compilation as module

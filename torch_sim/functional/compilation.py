@@ -14,6 +14,10 @@ from torch.autograd import forward_ad
 #: it rather than writing it out (by default a value read more than four times is written to memory).
 _RECOMPUTE_REUSED_VALUES = {"realize_reads_threshold": 1000, "realize_opcount_threshold": 10000}
 
+#: Inductor option for a function whose backward recomputes its forward: intermediates are written out rather
+#: than inlined into every gradient's loop (inlined, generating the backward's code takes minutes).
+_WRITE_RECOMPUTED_VALUES = {"realize_reads_threshold": 1}
+
 _COMPILED = {}
 _COMPILE_FAILURE = []
 
@@ -74,7 +78,8 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
     if not enabled or _COMPILE_FAILURE:
         return eager
     if function not in _COMPILED:
-        options = _RECOMPUTE_REUSED_VALUES if recompute_reused_values else None
+        options = (_RECOMPUTE_REUSED_VALUES if recompute_reused_values
+                   else _WRITE_RECOMPUTED_VALUES if recompute_in_backward else None)
         compiled = torch.compile(function, dynamic=False, fullgraph=True, options=options)
         partitioning = (functools.partial(torch._functorch.config.patch, activation_memory_budget=0.0)
                         if recompute_in_backward else contextlib.nullcontext)
