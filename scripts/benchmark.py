@@ -207,7 +207,7 @@ def scaling(options) -> dict:
     """Time of the compiled float32 forward as pixels, domains and oversampling grow; log-log slope."""
     points = []
     print(f"{'pixels':>8s} {'oversample':>10s} {'domains':>8s} {'evaluations':>12s} {'median_s':>9s}")
-    for side in (256, 512, 1024):
+    for side in (256, 512, 1024, 2048):
         for oversample in (1, 2):
             for domains in (1, 4, 16):
                 argv = _replace(_replace(_replace(BASE, "-detpixels", str(side)), "-mosaic_domains", str(domains)),
