@@ -77,7 +77,8 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
     eager = _checkpointed(function) if recompute_in_backward else function
     if not enabled or _COMPILE_FAILURE:
         return eager
-    if function not in _COMPILED:
+    key = (function, recompute_reused_values, recompute_in_backward)
+    if key not in _COMPILED:
         options = (_RECOMPUTE_REUSED_VALUES if recompute_reused_values
                    else _WRITE_RECOMPUTED_VALUES if recompute_in_backward else None)
         compiled = torch.compile(function, dynamic=False, fullgraph=True, options=options)
@@ -107,5 +108,5 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
             built.append(True)
             return result
 
-        _COMPILED[function] = run
-    return _COMPILED[function]
+        _COMPILED[key] = run
+    return _COMPILED[key]
