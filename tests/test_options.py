@@ -193,12 +193,13 @@ def test_compiled_geometry_keeps_only_its_inputs_and_matches_eager():
         saved = []
         with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
             fields = geometry(setup, fast, slow, False)
-        scattering, weight, omega, polar, capture = (fields[4], fields[8], fields[9], fields[10], fields[11])
+        position, weight, omega, polar, capture = (fields[0].reshape(3, -1), fields[7], fields[8], fields[9],
+                                                   fields[10])
         assert bool((weight == 0).any()) and bool((weight == 1).any())  # the dmin cut applies somewhere
-        loss = ((scattering * torch.linspace(0.5, 1.5, scattering.shape[1], dtype=scattering.dtype)).sum()
+        loss = ((position * torch.linspace(0.5, 1.5, position.shape[1], dtype=position.dtype)).sum()
                 + (omega * polar * capture).sum() * 1e6)
         gradients = torch.autograd.grad(loss, leaves, allow_unused=True)
-        results.append((scattering.detach(), omega.detach(), polar.detach(), capture.detach(), gradients))
+        results.append((position.detach(), omega.detach(), polar.detach(), capture.detach(), gradients))
         if compiled:
             assert max(saved) <= index.numel()  # the pixel indices at most: nothing per subpixel or source
     (*eager_values, eager_gradients), (*compiled_values, compiled_gradients) = results

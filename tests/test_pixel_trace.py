@@ -19,7 +19,14 @@ import torch
 from golden import float_image, resolved_case, stdout_lines
 from torch_sim.functional.detector_absorption import layer_capture_fraction
 from torch_sim.config.enums import CrystalShape
-from torch_sim.functional.lattice_shape import ROUND_SCALE, lattice_factor, nearest_index, sinc3, sincg
+from torch_sim.functional.lattice_shape import (
+    ROUND_SCALE,
+    lattice_factor,
+    nearest_index,
+    sinc3,
+    sincg,
+    sincg_with_derivatives,
+)
 from torch_sim.functional.polarization import polarization_factor
 from torch_sim.functional.rotations import rotate_axis, rotate_umat, rotate_xyz
 from torch_sim.functional.solid_angle import pixel_solid_angle
@@ -198,7 +205,7 @@ def fractional_part(h):
 
 
 def sincg_fractional(delta, N):
-    return sincg(math.pi * delta, N)[0]
+    return sincg(math.pi * delta, N)
 
 
 def sinc3_of_squared(x2):
@@ -257,6 +264,25 @@ def test_sincg_gradients_are_finite_at_bragg_positions():
     assert torch.isfinite(grad_h).all() and torch.isfinite(grad_N).all()
     assert float(grad_N) == pytest.approx(4.0)  # d(N)/dN at each of the 4 whole indices
     np.testing.assert_allclose(grad_h.numpy(), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype,tolerances", [(torch.float64, (1e-14, 1e-11, 1e-12)),
+                                              (torch.float32, (1e-6, 1e-3, 1e-4))], ids=["float64", "float32"])
+def test_sincg_closed_form_derivatives_match_autograd_of_the_value(dtype, tolerances):
+    """The backward pass's sincg, derivatives and value (sines from polynomials on the fractional part), against
+    autograd through the library-sine value in float64: thin and thick crystals, whole and half-integer indices.
+    Errors are scaled by the size of each quantity (N, N^2 and 1)."""
+    delta = torch.cat([torch.linspace(-0.5, 0.5, 4001, dtype=F64), _t([1e-9, -1e-6, 3e-5, 0.4999999])])
+    for N in (1.0, 2.0, 5.5, 37.3, 250.0):
+        leaf = delta.clone().requires_grad_(True)
+        value = sincg(math.pi * leaf, _t(N))
+        (d_delta,) = torch.autograd.grad(value.sum(), leaf)
+        _, d_N = torch.func.jvp(lambda n: sincg(math.pi * delta, n), (_t(N),), (_t(1.0),))
+        ours = sincg_with_derivatives(delta.to(dtype), _t(N).to(dtype))
+        expected = (value.detach(), d_delta / math.pi, d_N)
+        for tolerance, scale, got, want in zip(tolerances, (N, N * N, 1.0), ours, expected):
+            assert got.dtype == dtype
+            assert float((got.double() - want).abs().max()) <= tolerance * scale, N
 
 
 def test_square_lattice_factor_is_the_product_over_axes():

@@ -28,6 +28,7 @@ from torch_sim.functional.lattice_shape import lattice_factor, nearest_index
 from torch_sim.functional.lattice_sum import LatticeSumSpec, lattice_sum, miller_indices
 from torch_sim.functional.polarization import polarization_factor
 from torch_sim.functional.rotations import rotate_axis
+from torch_sim.functional.scattering_vectors import scattering_vector_values, scattering_vectors
 from torch_sim.functional.solid_angle import pixel_solid_angle
 from torch_sim.functional.structure_factors import (
     interpolated_structure_factor,
@@ -111,24 +112,14 @@ class PixelTrace:
     values: dict = field(default_factory=dict)
 
 
-def _subpixel_coordinates(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fdet, Sdet (m) of every subpixel centre, [P, S] with S ordered (sub-slow, sub-fast)."""
-    n = setup.oversample
-    sub = torch.arange(n, device=fast.device)
-    sub_slow = sub.repeat_interleave(n)
-    sub_fast = sub.repeat(n)
-    subpixel = setup.pixel_size / n
-    Fdet = subpixel * (fast[:, None] * n + sub_fast).to(subpixel.dtype) + subpixel / 2.0
-    Sdet = subpixel * (slow[:, None] * n + sub_slow).to(subpixel.dtype) + subpixel / 2.0
-    return Fdet, Sdet
-
-
-def subpixel_positions(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> torch.Tensor:
-    """Lab position (m) of every subpixel in every sensor layer, axis first: [3, P, T, S]."""
-    Fdet, Sdet = _subpixel_coordinates(setup, fast, slow)
-    Fdet, Sdet = Fdet[:, None, :], Sdet[:, None, :]
-    layers = torch.arange(setup.n_layers, device=fast.device).to(Fdet.dtype)
-    Odet = (layers * setup.layer_thickness)[:, None]
+def _lab_positions(setup: ScatteringSetup, fast_index: torch.Tensor, slow_index: torch.Tensor,
+                   layer: torch.Tensor) -> torch.Tensor:
+    """Lab position (m), axis first [3, ...], of the subpixel centres at whole subpixel coordinates
+    ``fast_index``, ``slow_index`` in sensor layer ``layer`` (all broadcast together)."""
+    subpixel = setup.pixel_size / setup.oversample
+    Fdet = subpixel * fast_index.to(subpixel.dtype) + subpixel / 2.0
+    Sdet = subpixel * slow_index.to(subpixel.dtype) + subpixel / 2.0
+    Odet = layer * setup.layer_thickness
     position = torch.stack([Fdet * setup.fdet[axis] + Sdet * setup.sdet[axis] + Odet * setup.odet[axis]
                             + setup.pix0[axis] for axis in range(3)])
     if setup.curved:
@@ -137,6 +128,29 @@ def subpixel_positions(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.T
         position = rotate_axis(setup.distance * setup.beam, setup.sdet, flat_y / setup.distance, dim=0)
         position = rotate_axis(position, setup.fdet, flat_z / setup.distance, dim=0)
     return position
+
+
+def subpixel_positions(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> torch.Tensor:
+    """Lab position (m) of every subpixel in every sensor layer, axis first: [3, P, T, S], with S ordered
+    (sub-slow, sub-fast)."""
+    n = setup.oversample
+    sub = torch.arange(n, device=fast.device)
+    layers = torch.arange(setup.n_layers, device=fast.device).to(setup.pixel_size.dtype)
+    return _lab_positions(setup, (fast[:, None] * n + sub.repeat(n))[:, None, :],
+                          (slow[:, None] * n + sub.repeat_interleave(n))[:, None, :], layers[:, None])
+
+
+def pixel_ray(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor, layer, subpixel) -> tuple:
+    """(unit vector [3, P], length [P] (m)) from the sample to one subpixel of each pixel: ``layer`` and
+    ``subpixel`` (index in the order of :func:`subpixel_positions`) are ints or [P] integer tensors.
+
+    The same numbers as that subpixel's entry of :func:`subpixel_positions`, computed for it alone (a
+    per-pixel factor then has a per-pixel backward pass).
+    """
+    n = setup.oversample
+    layer = torch.as_tensor(layer, device=fast.device).to(setup.pixel_size.dtype)
+    position = _lab_positions(setup, fast * n + subpixel % n, slow * n + subpixel // n, layer)
+    return unitize(position, dim=0)
 
 
 def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.Tensor,
@@ -223,11 +237,10 @@ class PixelGeometry:
     None when only the lattice sum needs the geometry (fewer outputs to write and differentiate).
     """
 
-    position: Optional[torch.Tensor]  #: [3, P, T, S]
+    position: torch.Tensor  #: [3, P, T, S]
     omega: Optional[torch.Tensor]  #: [P, T, S]
     capture: Optional[torch.Tensor]  #: [P, T, S]
     counted: torch.Tensor  #: [P], this chunk's part of the C's omega_sum (detached)
-    scattering: torch.Tensor  #: [3, P*T*S*J] axis first, contiguous
     stol: Optional[torch.Tensor]  #: [P, T, S, J]
     cut: Optional[torch.Tensor]  #: [P, T, S, J] dmin
     polar: Optional[torch.Tensor]  #: [P, T, S, J]
@@ -235,6 +248,7 @@ class PixelGeometry:
     omega_final: torch.Tensor  #: [P]
     polar_final: torch.Tensor  #: [P]
     capture_final: torch.Tensor  #: [P]
+    scattering: torch.Tensor  #: [3, P*T*S*J] axis first, contiguous (:func:`scattering_vectors` of ``position``)
 
 
 def _capture_fraction(setup: ScatteringSetup, layer: torch.Tensor, diffracted: torch.Tensor) -> torch.Tensor:
@@ -245,50 +259,59 @@ def _capture_fraction(setup: ScatteringSetup, layer: torch.Tensor, diffracted: t
     return layer_capture_fraction(layer, setup.layer_thickness, setup.mu, dot(diffracted, setup.odet, dim=0))
 
 
-def _first_evaluation_polarization(setup: ScatteringSetup, diffracted: torch.Tensor, incident: torch.Tensor,
+def _first_evaluation_polarization(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor,
                                    cut: torch.Tensor) -> torch.Tensor:
     """polar_final [P]: the polarization of each pixel's first evaluation not cut by dmin, in the C's loop order
     over (layer, subpixel, source), evaluated for that ray only (0 where every evaluation is cut).
 
-    ``diffracted`` [3, P, T, S], ``incident`` [3, J], ``cut`` [P, T, S, J].
+    ``cut`` [P, T, S, J].
     """
-    n_pixels, n_sources = cut.shape[0], incident.shape[1]
+    n_pixels, _, n_subpixels, n_sources = cut.shape
     first, found = _first_true(~cut.reshape(n_pixels, -1))
-    subpixel = (first // n_sources)[None, :, None].expand(3, n_pixels, 1)
-    ray = diffracted.reshape(3, n_pixels, -1).gather(2, subpixel)[..., 0]
-    polar = polarization_factor(setup.kahn_factor, incident[:, first % n_sources], ray, setup.polar_vector, dim=0)
+    ray, _ = pixel_ray(setup, fast, slow, first // (n_subpixels * n_sources), first // n_sources % n_subpixels)
+    polar = polarization_factor(setup.kahn_factor, setup.incident.T[:, first % n_sources], ray,
+                                setup.polar_vector, dim=0)
     return torch.where(found, polar, torch.zeros_like(polar))
 
 
 def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor, per_subpixel: bool = True) -> tuple:
-    """The fields of :class:`PixelGeometry`, as a tuple (so it can be compiled and checkpointed); without
-    ``per_subpixel``, its Optional fields are None, and the solid angle, capture fraction and polarization
-    are evaluated only where the C takes each pixel's value from."""
+    """The fields of :class:`PixelGeometry` but the last (the scattering vectors, which
+    :func:`scattering_vectors` makes from ``position``), as a tuple (so it can be compiled and checkpointed).
+
+    The solid angle, capture fraction and polarization are evaluated only for the ray the C takes
+    each pixel's value from (the ``*_final`` fields); with ``per_subpixel`` also for every subpixel
+    and source, otherwise the Optional fields are None.
+    """
     position = subpixel_positions(setup, fast, slow)  # [3, P, T, S]
-    diffracted, airpath = unitize(position, dim=0)
-    omega_final = pixel_solid_angle(airpath[:, 0, 0], setup.pixel_size, setup.close_distance, setup.point_pixel)
-    omega = None
-    if per_subpixel or setup.oversample_omega:
-        omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
-    every_omega = omega if setup.oversample_omega else omega_final[:, None, None].expand(airpath.shape)
-    counted = every_omega.detach().sum((1, 2))
-    capture_final = _capture_fraction(setup, airpath.new_full((), setup.n_layers - 1), diffracted[:, :, -1, 0])
+    n_pixels, n_layers, n_subpixels = position.shape[1:]
     incident = setup.incident.T  # [3, J]
-    scattering = (diffracted[..., None] - incident[:, None, None, None, :]) / setup.wavelength_A  # [3, P, T, S, J]
-    stol = 0.5 * norm(scattering, dim=0)
+    _, first_airpath = pixel_ray(setup, fast, slow, 0, 0)
+    omega_final = pixel_solid_angle(first_airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)
+    last_layer_ray, _ = pixel_ray(setup, fast, slow, n_layers - 1, 0)
+    capture_final = _capture_fraction(setup, last_layer_ray.new_full((), n_layers - 1), last_layer_ray)
+    stol = None
+    if per_subpixel or setup.dmin_A > 0.0:
+        # sin(theta)/lambda only selects (dmin) and is printed: no gradient
+        scattering = scattering_vector_values(position.detach().reshape(3, -1), incident.detach(),
+                                              setup.wavelength_A.detach())
+        stol = 0.5 * norm(scattering.reshape(3, n_pixels, n_layers, n_subpixels, -1), dim=0)  # [P, T, S, J]
     if setup.dmin_A > 0.0:
         cut = (stol > 0.0) & (setup.dmin_A > 0.5 / torch.where(stol > 0.0, stol, torch.ones_like(stol)))
     else:
-        cut = torch.zeros_like(stol, dtype=torch.bool)
-    weight = torch.ones_like(stol) if setup.source_weight is None else setup.source_weight.expand(stol.shape)
+        cut = position.new_zeros((n_pixels, n_layers, n_subpixels, incident.shape[1]), dtype=torch.bool)
+    weight = (torch.ones_like(cut, dtype=position.dtype) if setup.source_weight is None
+              else setup.source_weight.expand(cut.shape))
     weight = torch.where(cut, torch.zeros_like(weight), weight)
     if setup.nopolar:
         polar_final = torch.ones_like(omega_final)
     else:
-        polar_final = _first_evaluation_polarization(setup, diffracted, incident, cut)
-    capture = polar = None
+        polar_final = _first_evaluation_polarization(setup, fast, slow, cut)
+    omega = capture = polar = None
+    if per_subpixel or setup.oversample_omega:
+        diffracted, airpath = unitize(position, dim=0)
+        omega = pixel_solid_angle(airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)  # [P, T, S]
     if per_subpixel:
-        layers = torch.arange(setup.n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
+        layers = torch.arange(n_layers, device=fast.device).to(airpath.dtype)[None, :, None]
         capture = _capture_fraction(setup, layers, diffracted)  # [P, T, S]
         if setup.nopolar and not setup.oversample_polar:
             polar = torch.ones_like(stol)
@@ -296,9 +319,10 @@ def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tenso
             polar = polarization_factor(setup.kahn_factor, incident[:, None, None, None, :], diffracted[..., None],
                                         setup.polar_vector, dim=0)
     else:
-        position = stol = cut = None
-    return (position, omega, capture, counted, scattering.reshape(3, -1), stol, cut, polar, weight,
-            omega_final, polar_final, capture_final)
+        stol = cut = None
+    every_omega = omega if setup.oversample_omega else omega_final[:, None, None].expand(n_pixels, n_layers, n_subpixels)
+    counted = every_omega.detach().sum((1, 2))
+    return (position, omega, capture, counted, stol, cut, polar, weight, omega_final, polar_final, capture_final)
 
 
 def uses_generic_path(setup: ScatteringSetup, interpolating: bool) -> bool:
@@ -323,7 +347,8 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     geometry_function = maybe_compiled(pixel_geometry, setup.compiled,
                                        recompute_in_backward=setup.compiled or checkpoint_geometry)
     fields = geometry_function(setup, fast, slow, generic)
-    geometry = PixelGeometry(*fields)
+    scattering = scattering_vectors(fields[0].reshape(3, -1), setup.incident.T, setup.wavelength_A, setup.compiled)
+    geometry = PixelGeometry(*fields, scattering)
     n_pixels = fast.shape[0]
     running_product = setup.oversample_omega or setup.oversample_polar or setup.oversample_thick
     tripped = (None, None)

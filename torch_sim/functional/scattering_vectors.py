@@ -1,0 +1,97 @@
+"""Scattering vectors S = (d - i)/lambda of every subpixel and source, with an analytic backward.
+
+For M sample-to-subpixel vectors ``position`` [3, M] (m, axis first), J unit
+incident directions ``incident`` [3, J] and wavelengths ``wavelength_A`` [J] (A),
+the diffracted direction is d_m = p_m / |p_m| and
+
+    S[:, m, j] = (d_m - i_j) / lambda_j   (1/A), returned flat as [3, M*J].
+
+This is the widest tensor of the per-pixel geometry, so its backward is written
+out: from the upstream gradient g [3, M, J], with w = g / lambda_j,
+
+    dL/dp_m = (G_m - d_m (d_m . G_m)) / |p_m|,  G_m = sum_j w[:, m, j]
+    dL/di_j = -sum_m w[:, m, j]
+    dL/dlambda_j = -sum_m w[:, m, j] . S[:, m, j]
+
+in one pass that keeps only the inputs (no per-subpixel intermediates), and
+differentiable again (second derivatives, and ``jvp`` for forward mode).
+"""
+
+import torch
+
+from torch_sim.functional.compilation import maybe_compiled
+from torch_sim.functional.vector_ops import dot, unitize
+
+
+def scattering_vector_values(position: torch.Tensor, incident: torch.Tensor, wavelength_A: torch.Tensor) -> torch.Tensor:
+    """S [3, M*J] (1/A) for ``position`` [3, M], ``incident`` [3, J] and ``wavelength_A`` [J] (no gradients kept)."""
+    diffracted, _ = unitize(position, dim=0)
+    return ((diffracted[:, :, None] - incident[:, None, :]) / wavelength_A).reshape(3, -1)
+
+
+def scattering_vector_gradients(grad_S: torch.Tensor, position: torch.Tensor, incident: torch.Tensor,
+                                wavelength_A: torch.Tensor, needs: tuple = (True,) * 3) -> tuple:
+    """Gradients of sum(grad_S * S) with respect to ``position``, ``incident`` and ``wavelength_A`` (None where
+    ``needs``, three bools, is False); ``grad_S`` [3, M*J] as S."""
+    diffracted, length = unitize(position, dim=0)
+    weighted = grad_S.reshape(3, position.shape[1], -1) / wavelength_A  # [3, M, J]
+    grad_position = grad_incident = grad_wavelength = None
+    if needs[0]:
+        total = weighted.sum(-1)
+        safe_length = torch.where(length > 0, length, torch.ones_like(length))
+        grad_position = (total - diffracted * dot(diffracted, total, dim=0)) / safe_length
+    if needs[1]:
+        grad_incident = -weighted.sum(1)
+    if needs[2]:
+        scattering = (diffracted[:, :, None] - incident[:, None, :]) / wavelength_A
+        grad_wavelength = -(weighted * scattering).sum((0, 1))
+    return grad_position, grad_incident, grad_wavelength
+
+
+def scattering_vector_jvp(tangents: tuple, position: torch.Tensor, incident: torch.Tensor,
+                          wavelength_A: torch.Tensor) -> torch.Tensor:
+    """Directional derivative dS [3, M*J] along (d_position, d_incident, d_wavelength); None means 0."""
+    d_position, d_incident, d_wavelength = tangents
+    diffracted, length = unitize(position, dim=0)
+    d_diffracted = torch.zeros_like(position)
+    if d_position is not None:
+        safe_length = torch.where(length > 0, length, torch.ones_like(length))
+        d_diffracted = (d_position - diffracted * dot(diffracted, d_position, dim=0)) / safe_length
+    change = d_diffracted[:, :, None] - (0.0 if d_incident is None else d_incident[:, None, :])
+    if d_wavelength is not None:
+        change = change - (diffracted[:, :, None] - incident[:, None, :]) * (d_wavelength / wavelength_A)
+    return (change / wavelength_A).expand(3, position.shape[1], incident.shape[1]).reshape(3, -1)
+
+
+class ScatteringVectors(torch.autograd.Function):
+    """S = scattering_vector_values(position, incident, wavelength_A), with analytic backward and jvp."""
+
+    @staticmethod
+    def forward(position, incident, wavelength_A, compiled):
+        return maybe_compiled(scattering_vector_values, compiled)(position, incident, wavelength_A)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        *tensors, compiled = inputs
+        ctx.compiled = compiled
+        ctx.save_for_backward(*tensors)
+        ctx.save_for_forward(*tensors)
+
+    @staticmethod
+    def backward(ctx, grad_S):
+        # a compiled function cannot be differentiated again: double backward runs eagerly
+        compiled = ctx.compiled and not torch.is_grad_enabled()
+        gradients = maybe_compiled(scattering_vector_gradients, compiled)(
+            grad_S, *ctx.saved_tensors, tuple(ctx.needs_input_grad[:3]))
+        return (*gradients, None)
+
+    @staticmethod
+    def jvp(ctx, d_position, d_incident, d_wavelength, _d_compiled):
+        return scattering_vector_jvp((d_position, d_incident, d_wavelength), *ctx.saved_tensors)
+
+
+def scattering_vectors(position: torch.Tensor, incident: torch.Tensor, wavelength_A: torch.Tensor,
+                       compiled: bool = False) -> torch.Tensor:
+    """S [3, M*J] (1/A, m major, j minor) for ``position`` [3, M] (m, from the sample), unit ``incident``
+    [3, J] and ``wavelength_A`` [J], with an analytic backward that keeps only the inputs."""
+    return ScatteringVectors.apply(position, incident, wavelength_A, compiled)
