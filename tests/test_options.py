@@ -234,12 +234,13 @@ def test_compilation_failure_falls_back_to_eager(monkeypatch):
 
 def test_new_shapes_that_cannot_be_compiled_run_eagerly(monkeypatch):
     """Past torch's recompilation limit (many differently sized models in one process), a call with new
-    shapes warns once and runs eagerly; shapes compiled before stay compiled."""
+    shapes warns once and runs eagerly, and later calls like it are not offered to torch.compile again (each
+    attempt fails and logs); shapes compiled before stay compiled."""
     from torch._dynamo.exc import FailOnRecompileLimitHit
 
     from torch_sim.functional import compilation as module
 
-    calls = {"compiled": 0}
+    calls = {"compiled": 0, "refused": 0}
 
     def limited_compile(function, **kwargs):
         shapes = set()
@@ -247,6 +248,7 @@ def test_new_shapes_that_cannot_be_compiled_run_eagerly(monkeypatch):
         def run(*args):
             key = tuple(tuple(a.shape) for a in args if isinstance(a, torch.Tensor))
             if shapes and key not in shapes:
+                calls["refused"] += 1
                 raise FailOnRecompileLimitHit("recompile limit reached")
             shapes.add(key)
             calls["compiled"] += 1
@@ -262,6 +264,9 @@ def test_new_shapes_that_cannot_be_compiled_run_eagerly(monkeypatch):
     with pytest.warns(RuntimeWarning, match="could not compile .* for new inputs .*recompile limit"):
         _, other = _render(large, compile=True)
     assert torch.equal(other, _render(large, compile=False)[1])
+    refused = calls["refused"]
+    _, other_again = _render(large, compile=True)
+    assert calls["refused"] == refused and torch.equal(other_again, other)
     before = calls["compiled"]
     _, again = _render(small, compile=True)
     assert calls["compiled"] > before and torch.equal(again, first) and not module._COMPILE_FAILURE

@@ -1,6 +1,7 @@
 """torch.compile for the hot functions, with an eager fallback when compilation is impossible."""
 
 import contextlib
+import dataclasses
 import functools
 import importlib.util
 import shutil
@@ -8,6 +9,7 @@ import warnings
 
 import torch
 import torch.utils.checkpoint
+from torch._functorch import config as functorch_config
 from torch.autograd import forward_ad
 
 #: Inductor options that keep a value many consumers read (a Miller index, a sine) inside the loop that uses
@@ -48,6 +50,18 @@ def _first_line(error: Exception) -> str:
     return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
 
 
+def _call_signature(value):
+    """What a compiled function is specialized on, as far as the calls here differ: the shapes, dtypes, devices
+    and grad flags of tensors and every other value, through tuples and dataclasses."""
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape), value.dtype, value.device, value.requires_grad
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value),) + tuple(_call_signature(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, (tuple, list)):
+        return tuple(_call_signature(item) for item in value)
+    return value
+
+
 def _checkpointed(function):
     """``function`` whose backward pass keeps only its inputs (a checkpoint, when gradients are recorded)."""
     def run(*args):
@@ -83,12 +97,17 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
         options = (_RECOMPUTE_REUSED_VALUES if recompute_reused_values
                    else _WRITE_RECOMPUTED_VALUES if recompute_in_backward else None)
         compiled = torch.compile(function, dynamic=False, fullgraph=True, options=options)
-        partitioning = (functools.partial(torch._functorch.config.patch, activation_memory_budget=0.0)
+        partitioning = (functools.partial(functorch_config.patch, activation_memory_budget=0.0)
                         if recompute_in_backward else contextlib.nullcontext)
-        built, warned = [], []
+        built, not_compilable = [], set()
 
         def run(*args):
             if _derivative_transform_active() or _COMPILE_FAILURE:
+                return eager(*args)
+            # calls like one that could not be compiled go straight to the eager function (torch would try,
+            # fail and log again for every chunk)
+            signature = (torch.is_grad_enabled(), _call_signature(args)) if not_compilable else None
+            if signature in not_compilable:
                 return eager(*args)
             try:
                 with partitioning():
@@ -100,11 +119,12 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
                                   RuntimeWarning, stacklevel=2)
                 elif not _is_compilation_error(error):
                     raise  # not a compilation problem (e.g. checkpoint's early stop of a recomputation)
-                elif not warned:
-                    warned.append(True)
-                    warnings.warn(f"torch.compile could not compile {function.__name__} for new inputs "
-                                  f"({_first_line(error)}); such calls run without compilation",
-                                  RuntimeWarning, stacklevel=2)
+                else:
+                    if not not_compilable:
+                        warnings.warn(f"torch.compile could not compile {function.__name__} for new inputs "
+                                      f"({_first_line(error)}); such calls run without compilation",
+                                      RuntimeWarning, stacklevel=2)
+                    not_compilable.add((torch.is_grad_enabled(), _call_signature(args)))
                 return eager(*args)
             built.append(True)
             return result

@@ -34,9 +34,9 @@ def nearest_index(h: torch.Tensor) -> torch.Tensor:
 
 
 def _sincg_series(x: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
-    """Taylor series of sin(N x)/sin(x) about x = 0, to x^4 (coefficients formed from N alone, once)."""
+    """Taylor series of sin(N x)/sin(x) about x = 0, to x^4 (coefficients formed from N alone, with no division)."""
     x2, n2 = x * x, N * N
-    return N * (1.0 - (n2 - 1.0) / 6.0 * x2 + (n2 - 1.0) * (3.0 * n2 - 7.0) / 360.0 * (x2 * x2))
+    return N * (1.0 - (n2 - 1.0) * (1.0 / 6.0) * x2 + (n2 - 1.0) * (3.0 * n2 - 7.0) * (1.0 / 360.0) * (x2 * x2))
 
 
 def sincg(x: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
@@ -103,12 +103,12 @@ def sincg_with_derivatives(delta: torch.Tensor, N: torch.Tensor) -> tuple:
     value = torch.where(small, _sincg_series(x, N), ratio)
     d_x = torch.where(
         small,
-        N * (x * (-(n2 - 1.0) / 3.0) + (n2 - 1.0) * (3.0 * n2 - 7.0) / 90.0 * (x2 * x)),
+        N * (x * ((1.0 - n2) * (1.0 / 3.0)) + (n2 - 1.0) * (3.0 * n2 - 7.0) * (1.0 / 90.0) * (x2 * x)),
         (N * cos_nx - ratio * cos_x) * inverse_sin_x,
     )
     d_N = torch.where(
         small,
-        1.0 - (3.0 * n2 - 1.0) / 6.0 * x2 + (15.0 * n2 * n2 - 30.0 * n2 + 7.0) / 360.0 * (x2 * x2),
+        1.0 - (3.0 * n2 - 1.0) * (1.0 / 6.0) * x2 + (15.0 * n2 * n2 - 30.0 * n2 + 7.0) * (1.0 / 360.0) * (x2 * x2),
         math.pi * delta_safe * cos_nx * inverse_sin_x,
     )
     return value, d_x, d_N

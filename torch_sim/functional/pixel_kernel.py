@@ -320,7 +320,8 @@ def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tenso
                                         setup.polar_vector, dim=0)
     else:
         stol = cut = None
-    every_omega = omega if setup.oversample_omega else omega_final[:, None, None].expand(n_pixels, n_layers, n_subpixels)
+    every_omega = (omega if setup.oversample_omega
+                   else omega_final[:, None, None].expand(n_pixels, n_layers, n_subpixels))
     counted = every_omega.detach().sum((1, 2))
     return (position, omega, capture, counted, stol, cut, polar, weight, omega_final, polar_final, capture_final)
 

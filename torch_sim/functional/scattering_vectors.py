@@ -23,7 +23,8 @@ from torch_sim.functional.compilation import maybe_compiled
 from torch_sim.functional.vector_ops import dot, unitize
 
 
-def scattering_vector_values(position: torch.Tensor, incident: torch.Tensor, wavelength_A: torch.Tensor) -> torch.Tensor:
+def scattering_vector_values(position: torch.Tensor, incident: torch.Tensor,
+                             wavelength_A: torch.Tensor) -> torch.Tensor:
     """S [3, M*J] (1/A) for ``position`` [3, M], ``incident`` [3, J] and ``wavelength_A`` [J] (no gradients kept)."""
     diffracted, _ = unitize(position, dim=0)
     return ((diffracted[:, :, None] - incident[:, None, :]) / wavelength_A).reshape(3, -1)
