@@ -16,10 +16,9 @@ from torch.autograd import forward_ad
 #: it rather than writing it out (by default a value read more than four times is written to memory).
 _RECOMPUTE_REUSED_VALUES = {"realize_reads_threshold": 1000, "realize_opcount_threshold": 10000}
 
-#: Inductor option for a function whose backward recomputes its forward: an intermediate read more than twice
-#: is written out rather than inlined into every gradient's loop (by default, more than four times; inlined,
-#: generating the per-pixel geometry's float64 backward takes 2.5 minutes instead of under one).
-_WRITE_RECOMPUTED_VALUES = {"realize_reads_threshold": 2}
+#: Inductor option for a function whose backward recomputes its forward: intermediates are written out rather
+#: than inlined into every gradient's loop (inlined, generating the geometry's float64 backward takes minutes).
+_WRITE_RECOMPUTED_VALUES = {"realize_reads_threshold": 1}
 
 _COMPILED = {}
 _COMPILE_FAILURE = []
