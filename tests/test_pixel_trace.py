@@ -21,6 +21,7 @@ from torch_sim.functional.detector_absorption import layer_capture_fraction
 from torch_sim.config.enums import CrystalShape
 from torch_sim.functional.lattice_shape import (
     ROUND_SCALE,
+    _sin_cos_pi,
     lattice_factor,
     nearest_index,
     sinc3,
@@ -283,6 +284,21 @@ def test_sincg_closed_form_derivatives_match_autograd_of_the_value(dtype, tolera
         for tolerance, scale, got, want in zip(tolerances, (N, N * N, 1.0), ours, expected):
             assert got.dtype == dtype
             assert float((got.double() - want).abs().max()) <= tolerance * scale, N
+
+
+@pytest.mark.parametrize("dtype,ulps", [(torch.float64, 4), (torch.float32, 4)], ids=["float64", "float32"])
+def test_polynomial_sin_and_cos_of_pi_y_match_the_library(dtype, ulps):
+    """The compiled backward's sin(pi y) and cos(pi y) (Taylor polynomials on y minus its nearest whole number,
+    signed by its parity) against the library's in float64, within a few units in the last place of 1."""
+    y = torch.cat([torch.linspace(-300.0, 300.0, 200001, dtype=F64), _t([0.5, -0.5, 1.5, 1e-12, 250.25])])
+    y = y.to(dtype)
+    sin_y, cos_y = _sin_cos_pi(y)
+    y = y.double()
+    reduced = y - torch.round(y)  # exact; the library's sin(pi y) of a large y would carry pi y's rounding
+    sign = 1.0 - 2.0 * torch.remainder(torch.round(y), 2.0)
+    tolerance = ulps * torch.finfo(dtype).eps
+    assert float((sin_y.double() - sign * torch.sin(math.pi * reduced)).abs().max()) <= tolerance
+    assert float((cos_y.double() - sign * torch.cos(math.pi * reduced)).abs().max()) <= tolerance
 
 
 def test_square_lattice_factor_is_the_product_over_axes():

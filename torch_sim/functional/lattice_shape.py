@@ -83,20 +83,28 @@ def _sin_cos_pi(y: torch.Tensor) -> tuple:
     return sign * sin_r, sign * cos_r
 
 
+def _sincg_sines(delta: torch.Tensor, N: torch.Tensor) -> tuple:
+    """(sin, cos) of pi N delta and of pi delta (|delta| <= 1/2): compiled, from the polynomials (fused into one
+    loop, four cost less than one library sine); eagerly, where each operation is a pass over memory, from
+    the library."""
+    if torch.compiler.is_compiling():
+        return (*_sin_cos_pi(N * delta), *_sin_cos_pi_half_period(delta))
+    x = math.pi * delta
+    return torch.sin(N * x), torch.cos(N * x), torch.sin(x), torch.cos(x)
+
+
 def sincg_with_derivatives(delta: torch.Tensor, N: torch.Tensor) -> tuple:
     """(sincg(pi delta, N), d/dx, d/dN) for |delta| <= 1/2, x = pi delta: the backward pass's closed forms.
 
-    The sines and cosines of pi delta and pi N delta come from polynomials on the
-    fractional part (as the value's own periodicity suggests) rather than library
-    calls: four of them cost less than one library sine, and they agree with it to
-    a few units in the last place, well below what a gradient needs. Values of the
+    Compiled, the sines and cosines of pi delta and pi N delta come from polynomials
+    on the fractional part (:func:`_sincg_sines`), which agree with the library's to a
+    few units in the last place, well below what a gradient needs. Values of the
     image itself always come from :func:`sincg`.
     """
     x = math.pi * delta
     small = torch.abs(N * x) < _SINCG_SERIES_LIMIT
     delta_safe = torch.where(small, torch.full_like(delta, 0.5), delta)
-    sin_nx, cos_nx = _sin_cos_pi(N * delta_safe)
-    sin_x, cos_x = _sin_cos_pi_half_period(delta_safe)
+    sin_nx, cos_nx, sin_x, cos_x = _sincg_sines(delta_safe, N)
     inverse_sin_x = 1.0 / sin_x  # one division serves the ratio and both derivatives
     ratio = sin_nx * inverse_sin_x
     x2, n2 = x * x, N * N

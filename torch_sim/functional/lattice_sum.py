@@ -107,9 +107,11 @@ def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spe
     scale = weight * d_term_dL
     g_h = [scale * d for d in dL_dh] if need_S or need_A else None
     grad_A = grad_N = grad_reciprocal = g_F = None
-    if need_A:
+    if need_A and torch.compiler.is_compiling():  # nine sums inside the loop
         grad_A = torch.stack([torch.stack([(g_h[k] * S[x]).sum(-1) for x in range(3)], dim=-1)
                               for k in range(3)], dim=1)
+    elif need_A:  # eagerly, one matrix product: [3R, Q] x [Q, 3]
+        grad_A = (torch.stack(g_h).reshape(-1, S.shape[1]) @ S.T).reshape(3, -1, 3).transpose(0, 1)
     if need_N:
         grad_N = torch.stack([(scale * d).sum() for d in dL_dN])
     if need_reciprocal and dL_drec is not None:
@@ -125,8 +127,11 @@ def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spe
 
 
 def _scattering_gradient(g_h, A) -> torch.Tensor:
-    """grad_S [3, Q] = sum over the axis k and r of g_h[k, r] A[r, k] (one pass)."""
-    return torch.stack([(g_h * A.permute(1, 0, 2)[:, :, x, None]).sum((0, 1)) for x in range(3)])
+    """grad_S [3, Q] = sum over the axis k and r of g_h[k, r] A[r, k]: compiled, one pass; eagerly, one matrix
+    product [3, 3R] x [3R, Q] (a broadcast product and sum take 30 times longer)."""
+    if torch.compiler.is_compiling():
+        return torch.stack([(g_h * A.permute(1, 0, 2)[:, :, x, None]).sum((0, 1)) for x in range(3)])
+    return A.permute(2, 1, 0).reshape(3, -1) @ g_h.reshape(-1, g_h.shape[-1])
 
 
 def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec,
