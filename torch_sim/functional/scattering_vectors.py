@@ -23,11 +23,23 @@ from torch_sim.functional.compilation import maybe_compiled
 from torch_sim.functional.vector_ops import dot, unitize
 
 
+def _unflattened(diffracted: torch.Tensor, incident: torch.Tensor, wavelength_A: torch.Tensor) -> torch.Tensor:
+    """S [3, M, J] from unit ``diffracted`` [3, M], ``incident`` [3, J] and ``wavelength_A`` [J]."""
+    return (diffracted[:, :, None] - incident[:, None, :]) / wavelength_A
+
+
+def _across_ray(diffracted: torch.Tensor, length: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
+    """(v - d (d . v)) / |p| for ``vector`` v [3, M]: the change of the unit vector d = p/|p| along v (its
+    adjoint too, the projection being symmetric); a zero-length p counts as length 1."""
+    safe_length = torch.where(length > 0, length, torch.ones_like(length))
+    return (vector - diffracted * dot(diffracted, vector, dim=0)) / safe_length
+
+
 def scattering_vector_values(position: torch.Tensor, incident: torch.Tensor,
                              wavelength_A: torch.Tensor) -> torch.Tensor:
     """S [3, M*J] (1/A) for ``position`` [3, M], ``incident`` [3, J] and ``wavelength_A`` [J] (no gradients kept)."""
     diffracted, _ = unitize(position, dim=0)
-    return ((diffracted[:, :, None] - incident[:, None, :]) / wavelength_A).reshape(3, -1)
+    return _unflattened(diffracted, incident, wavelength_A).reshape(3, -1)
 
 
 def scattering_vector_gradients(grad_S: torch.Tensor, position: torch.Tensor, incident: torch.Tensor,
@@ -38,14 +50,11 @@ def scattering_vector_gradients(grad_S: torch.Tensor, position: torch.Tensor, in
     weighted = grad_S.reshape(3, position.shape[1], -1) / wavelength_A  # [3, M, J]
     grad_position = grad_incident = grad_wavelength = None
     if needs[0]:
-        total = weighted.sum(-1)
-        safe_length = torch.where(length > 0, length, torch.ones_like(length))
-        grad_position = (total - diffracted * dot(diffracted, total, dim=0)) / safe_length
+        grad_position = _across_ray(diffracted, length, weighted.sum(-1))
     if needs[1]:
         grad_incident = -weighted.sum(1)
     if needs[2]:
-        scattering = (diffracted[:, :, None] - incident[:, None, :]) / wavelength_A
-        grad_wavelength = -(weighted * scattering).sum((0, 1))
+        grad_wavelength = -(weighted * _unflattened(diffracted, incident, wavelength_A)).sum((0, 1))
     return grad_position, grad_incident, grad_wavelength
 
 
@@ -54,14 +63,11 @@ def scattering_vector_jvp(tangents: tuple, position: torch.Tensor, incident: tor
     """Directional derivative dS [3, M*J] along (d_position, d_incident, d_wavelength); None means 0."""
     d_position, d_incident, d_wavelength = tangents
     diffracted, length = unitize(position, dim=0)
-    d_diffracted = torch.zeros_like(position)
-    if d_position is not None:
-        safe_length = torch.where(length > 0, length, torch.ones_like(length))
-        d_diffracted = (d_position - diffracted * dot(diffracted, d_position, dim=0)) / safe_length
-    change = d_diffracted[:, :, None] - (0.0 if d_incident is None else d_incident[:, None, :])
+    d_diffracted = torch.zeros_like(position) if d_position is None else _across_ray(diffracted, length, d_position)
+    change = (d_diffracted[:, :, None] - (0.0 if d_incident is None else d_incident[:, None, :])) / wavelength_A
     if d_wavelength is not None:
-        change = change - (diffracted[:, :, None] - incident[:, None, :]) * (d_wavelength / wavelength_A)
-    return (change / wavelength_A).expand(3, position.shape[1], incident.shape[1]).reshape(3, -1)
+        change = change - _unflattened(diffracted, incident, wavelength_A) * (d_wavelength / wavelength_A)
+    return change.expand(3, position.shape[1], incident.shape[1]).reshape(3, -1)
 
 
 class ScatteringVectors(torch.autograd.Function):
