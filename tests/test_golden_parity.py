@@ -17,9 +17,7 @@ SLOW = {"realistic_1024", "xtalsize", "mosaic_seeded_40"}
 
 
 def _params():
-    for name in CASES:
-        marks = [pytest.mark.slow] if name in SLOW else []
-        yield pytest.param(name, marks=marks, id=name)
+    return [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW else [], id=name) for name in CASES]
 
 
 @pytest.fixture(scope="module")

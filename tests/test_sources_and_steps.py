@@ -362,8 +362,8 @@ def test_phi_steps_every_branch(steps, osc, step):
 
 
 def _thickness_cases():
-    for steps, thick in itertools.product([None, -1, 0, 1, 2, 3, 5], [-5.0, 0.0, 50.0, 100.0]):
-        yield pytest.param(steps, thick, id=f"{steps}-{thick}")
+    return [pytest.param(steps, thick, id=f"{steps}-{thick}")
+            for steps, thick in itertools.product([None, -1, 0, 1, 2, 3, 5], [-5.0, 0.0, 50.0, 100.0])]
 
 
 @pytest.mark.parametrize("steps, thick_um", _thickness_cases())
