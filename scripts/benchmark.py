@@ -137,12 +137,6 @@ def _timed_render(model, backward: bool) -> float:
     return time.perf_counter() - start
 
 
-def _evaluations(model) -> int:
-    config = model.config
-    return (int(model.pixel_index.numel()) * config.detector.oversample ** 2 * config.detector.thicksteps
-            * config.beam.n_sources * config.crystal.phisteps * config.crystal.mosaic_domains)
-
-
 def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int, device_name: str,
             memory_mb: Optional[float], argv=None) -> dict:
     """Time one configuration in this process; returns a row."""
@@ -157,7 +151,7 @@ def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int,
     first = _timed_render(model, backward)
     times = [_timed_render(model, backward) for _ in range(repeats)]
     median = statistics.median(times)
-    evaluations = _evaluations(model)
+    evaluations = model.evaluations()
     return dict(case=case, dtype=dtype_name, mode=mode, passes=pass_name, device=device_name,
                 threads=torch.get_num_threads(), median_s=median, times_s=times, first_s=first,
                 compile_s=max(first - median, 0.0) if mode == "compiled" else 0.0,

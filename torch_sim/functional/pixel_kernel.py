@@ -285,9 +285,9 @@ def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tenso
     position = subpixel_positions(setup, fast, slow)  # [3, P, T, S]
     n_pixels, n_layers, n_subpixels = position.shape[1:]
     incident = setup.incident.T  # [3, J]
-    _, first_airpath = pixel_ray(setup, fast, slow, 0, 0)
+    first_ray, first_airpath = pixel_ray(setup, fast, slow, 0, 0)
     omega_final = pixel_solid_angle(first_airpath, setup.pixel_size, setup.close_distance, setup.point_pixel)
-    last_layer_ray, _ = pixel_ray(setup, fast, slow, n_layers - 1, 0)
+    last_layer_ray = first_ray if n_layers == 1 else pixel_ray(setup, fast, slow, n_layers - 1, 0)[0]
     capture_final = _capture_fraction(setup, last_layer_ray.new_full((), n_layers - 1), last_layer_ray)
     stol = None
     if per_subpixel or setup.dmin_A > 0.0:
