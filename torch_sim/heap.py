@@ -4,7 +4,7 @@ An eager render allocates and frees the same few-MB temporaries for every chunk 
 pixels. With glibc's defaults the heap above them is returned to the kernel when they
 are freed (and blocks above the dynamic mmap threshold are mapped afresh), so every
 chunk page-faults its temporaries in again: realistic_1024, eager float64
-forward+backward on one thread, 13.5 s with the defaults and 8.5 s with these settings,
+forward+backward on one thread, 14.2 s with the defaults and 8.8 s with these settings,
 at the same peak RSS (docs/performance.md). The price is that the memory of the largest
 render stays with the process after it. The settings are process-wide, so the library
 never applies them by itself: the torch-sim command calls :func:`keep_freed_memory`,
