@@ -170,11 +170,11 @@ def test_compiled_model_matches_eager():
 
 @pytest.mark.slow
 def test_compiled_geometry_keeps_only_its_inputs_and_matches_eager():
-    """The compiled per-subpixel geometry saves nothing per subpixel or source for its backward pass (it
-    recomputes), and its values and gradients (beam, detector, polarization, a thick sensor, two sources and
-    a dmin cut) equal the eager ones."""
+    """The compiled per-subpixel geometry saves nothing per layer or source for its backward pass (it
+    recomputes; its inputs are the subpixel coordinates), and its values and gradients (beam, detector,
+    polarization, a thick sensor, two sources and a dmin cut) equal the eager ones."""
     from torch_sim.functional.compilation import maybe_compiled
-    from torch_sim.functional.pixel_kernel import pixel_geometry
+    from torch_sim.functional.pixel_kernel import pixel_geometry, subpixel_coordinates
 
     argv = CELL + ["-default_F", "50", "-N", "4", "-detpixels", "16", "-pixel", "0.5", "-distance", "60",
                    "-oversample", "2", "-detector_thick", "0.3", "-detector_abs", "300", "-detector_thicksteps", "2",
@@ -185,7 +185,7 @@ def test_compiled_geometry_keeps_only_its_inputs_and_matches_eager():
     for leaf in leaves:
         leaf.requires_grad_(True)
     index = model.pixel_index
-    fast, slow = index % 16, index // 16
+    fast, slow = subpixel_coordinates(index % 16, index // 16, 2, torch.float64)
     results = []
     for compiled in (False, True):
         setup = model.scattering_setup()[0]
@@ -201,7 +201,7 @@ def test_compiled_geometry_keeps_only_its_inputs_and_matches_eager():
         gradients = torch.autograd.grad(loss, leaves, allow_unused=True)
         results.append((position.detach(), omega.detach(), polar.detach(), capture.detach(), gradients))
         if compiled:
-            assert max(saved) <= index.numel()  # the pixel indices at most: nothing per subpixel or source
+            assert max(saved) <= fast.numel()  # the subpixel coordinates at most: nothing per layer or source
     (*eager_values, eager_gradients), (*compiled_values, compiled_gradients) = results
     for eager, compiled in zip(eager_values, compiled_values):
         assert torch.allclose(eager, compiled, rtol=1e-12, atol=0.0)

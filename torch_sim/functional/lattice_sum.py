@@ -89,11 +89,19 @@ def _derivative_pieces(h, N, reciprocal, table, hkl_min, default_F, spec: Lattic
 _SCATTER_COPIES = 4
 
 
+def _scattering_gradient(g_h, A) -> torch.Tensor:
+    """grad_S [3, Q] = sum over the axis k and r of g_h[k, r] A[r, k]: compiled, one pass; eagerly, one matrix
+    product [3, 3R] x [3R, Q] (a broadcast product and sum take 30 times longer)."""
+    if torch.compiler.is_compiling():
+        return torch.stack([(g_h * A.permute(1, 0, 2)[:, :, x, None]).sum((0, 1)) for x in range(3)])
+    return A.permute(2, 1, 0).reshape(3, -1) @ g_h.reshape(-1, g_h.shape[-1])
+
+
 def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec,
                      needs: tuple) -> tuple:
-    """From S [3, Q], A [R, 3, 3] and the upstream gradient ``grad_T`` [Q]: weighted d/dh [3, R, Q], d/dA
-    [R, 3, 3] (its sum over q), the sums of d/dN [3] and (Gaussian spots) of d/dreciprocal [3, 3], d/dF
-    [R, Q], and where each d/dF goes in ``_SCATTER_COPIES`` copies of the flat table (or None without a table).
+    """From S [3, Q], A [R, 3, 3] and the upstream gradient ``grad_T`` [Q]: d/dS [3, Q], d/dA [R, 3, 3],
+    the sums of d/dN [3] and (Gaussian spots) of d/dreciprocal [3, 3], d/dF [R, Q], and where each d/dF
+    goes in ``_SCATTER_COPIES`` copies of the flat table (or None without a table).
 
     ``needs`` (bools for S, A, N, reciprocal, table, default_F) leaves out, as None, what
     no gradient needs. Every per-evaluation value shares the shape [R, Q], so a compiled
@@ -123,15 +131,8 @@ def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spe
         index = index + copy * table.numel()
     else:
         index = None
-    return torch.stack(g_h) if need_S else None, grad_A, grad_N, grad_reciprocal, g_F, index
-
-
-def _scattering_gradient(g_h, A) -> torch.Tensor:
-    """grad_S [3, Q] = sum over the axis k and r of g_h[k, r] A[r, k]: compiled, one pass; eagerly, one matrix
-    product [3, 3R] x [3R, Q] (a broadcast product and sum take 30 times longer)."""
-    if torch.compiler.is_compiling():
-        return torch.stack([(g_h * A.permute(1, 0, 2)[:, :, x, None]).sum((0, 1)) for x in range(3)])
-    return A.permute(2, 1, 0).reshape(3, -1) @ g_h.reshape(-1, g_h.shape[-1])
+    grad_S = _scattering_gradient(torch.stack(g_h), A) if need_S else None
+    return grad_S, grad_A, grad_N, grad_reciprocal, g_F, index
 
 
 def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec: LatticeSumSpec,
@@ -139,9 +140,8 @@ def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F
     """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F (None
     where ``needs``, bools in that order, is False)."""
     pieces = maybe_compiled(_gradient_pieces, spec.compiled, recompute_reused_values=True)
-    g_h, grad_A, grad_N, grad_reciprocal, g_F, index = pieces(
+    grad_S, grad_A, grad_N, grad_reciprocal, g_F, index = pieces(
         grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec, tuple(needs))
-    grad_S = None if g_h is None else maybe_compiled(_scattering_gradient, spec.compiled)(g_h, A)
     grad_table = grad_default = None
     if index is not None:
         copies = torch.zeros(_SCATTER_COPIES * table.numel(), dtype=g_F.dtype, device=g_F.device)

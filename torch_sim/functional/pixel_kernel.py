@@ -112,13 +112,13 @@ class PixelTrace:
     values: dict = field(default_factory=dict)
 
 
-def _lab_positions(setup: ScatteringSetup, fast_index: torch.Tensor, slow_index: torch.Tensor,
+def _lab_positions(setup: ScatteringSetup, fast_coordinate: torch.Tensor, slow_coordinate: torch.Tensor,
                    layer: torch.Tensor) -> torch.Tensor:
     """Lab position (m), axis first [3, ...], of the subpixel centres at whole subpixel coordinates
-    ``fast_index``, ``slow_index`` in sensor layer ``layer`` (all broadcast together)."""
+    ``fast_coordinate``, ``slow_coordinate`` (floats) in sensor layer ``layer`` (all broadcast together)."""
     subpixel = setup.pixel_size / setup.oversample
-    Fdet = subpixel * fast_index.to(subpixel.dtype) + subpixel / 2.0
-    Sdet = subpixel * slow_index.to(subpixel.dtype) + subpixel / 2.0
+    Fdet = subpixel * fast_coordinate + subpixel / 2.0
+    Sdet = subpixel * slow_coordinate + subpixel / 2.0
     Odet = layer * setup.layer_thickness
     position = torch.stack([Fdet * setup.fdet[axis] + Sdet * setup.sdet[axis] + Odet * setup.odet[axis]
                             + setup.pix0[axis] for axis in range(3)])
@@ -130,27 +130,39 @@ def _lab_positions(setup: ScatteringSetup, fast_index: torch.Tensor, slow_index:
     return position
 
 
+def subpixel_coordinates(fast: torch.Tensor, slow: torch.Tensor, oversample: int, dtype: torch.dtype) -> tuple:
+    """Whole subpixel coordinates (fast [P, S], slow [P, S]) of the pixels at (``fast``, ``slow``) [P] (integer
+    tensors), as floats of ``dtype`` (whole numbers, exact in float32 below 2^24), S ordered (sub-slow, sub-fast).
+
+    Made before the geometry (and outside its compiled graph), so that the geometry reads them as one
+    contiguous run of P x S values instead of forming them from the pixel and subpixel indices.
+    """
+    sub = torch.arange(oversample, device=fast.device, dtype=dtype)
+    return (fast.to(dtype)[:, None] * oversample + sub.repeat(oversample),
+            slow.to(dtype)[:, None] * oversample + sub.repeat_interleave(oversample))
+
+
 def subpixel_positions(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor) -> torch.Tensor:
-    """Lab position (m) of every subpixel in every sensor layer, axis first: [3, P, T, S], with S ordered
-    (sub-slow, sub-fast)."""
-    n = setup.oversample
-    sub = torch.arange(n, device=fast.device)
-    layers = torch.arange(setup.n_layers, device=fast.device).to(setup.pixel_size.dtype)
-    return _lab_positions(setup, (fast[:, None] * n + sub.repeat(n))[:, None, :],
-                          (slow[:, None] * n + sub.repeat_interleave(n))[:, None, :], layers[:, None])
+    """Lab position (m) of every subpixel in every sensor layer, axis first: [3, P, T, S], for the subpixel
+    coordinates ``fast``, ``slow`` [P, S] (:func:`subpixel_coordinates`)."""
+    layers = torch.arange(setup.n_layers, device=fast.device, dtype=fast.dtype)
+    return _lab_positions(setup, fast[:, None, :], slow[:, None, :], layers[:, None])
 
 
 def pixel_ray(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor, layer, subpixel) -> tuple:
-    """(unit vector [3, P], length [P] (m)) from the sample to one subpixel of each pixel: ``layer`` and
-    ``subpixel`` (index in the order of :func:`subpixel_positions`) are ints or [P] integer tensors.
+    """(unit vector [3, P], length [P] (m)) from the sample to one subpixel of each pixel, for the subpixel
+    coordinates ``fast``, ``slow`` [P, S]: ``layer`` and ``subpixel`` (index along S) are ints or [P] integer
+    tensors.
 
     The same numbers as that subpixel's entry of :func:`subpixel_positions`, computed for it alone (a
     per-pixel factor then has a per-pixel backward pass).
     """
-    n = setup.oversample
-    layer = torch.as_tensor(layer, device=fast.device).to(setup.pixel_size.dtype)
-    position = _lab_positions(setup, fast * n + subpixel % n, slow * n + subpixel // n, layer)
-    return unitize(position, dim=0)
+    layer = torch.as_tensor(layer, device=fast.device).to(fast.dtype)
+    if isinstance(subpixel, int):
+        fast, slow = fast[:, subpixel], slow[:, subpixel]
+    else:
+        fast, slow = fast.gather(1, subpixel[:, None])[:, 0], slow.gather(1, subpixel[:, None])[:, 0]
+    return unitize(_lab_positions(setup, fast, slow, layer), dim=0)
 
 
 def _structure_factor(setup: ScatteringSetup, hkl: torch.Tensor, reached: torch.Tensor,
@@ -264,7 +276,7 @@ def _first_evaluation_polarization(setup: ScatteringSetup, fast: torch.Tensor, s
     """polar_final [P]: the polarization of each pixel's first evaluation not cut by dmin, in the C's loop order
     over (layer, subpixel, source), evaluated for that ray only (0 where every evaluation is cut).
 
-    ``cut`` [P, T, S, J].
+    ``fast``, ``slow`` [P, S] subpixel coordinates, ``cut`` [P, T, S, J].
     """
     n_pixels, _, n_subpixels, n_sources = cut.shape
     first, found = _first_true(~cut.reshape(n_pixels, -1))
@@ -276,7 +288,8 @@ def _first_evaluation_polarization(setup: ScatteringSetup, fast: torch.Tensor, s
 
 def pixel_geometry(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Tensor, per_subpixel: bool = True) -> tuple:
     """The fields of :class:`PixelGeometry` but the last (the scattering vectors, which
-    :func:`scattering_vectors` makes from ``position``), as a tuple (so it can be compiled and checkpointed).
+    :func:`scattering_vectors` makes from ``position``), as a tuple (so it can be compiled and checkpointed),
+    for the subpixel coordinates ``fast``, ``slow`` [P, S] (:func:`subpixel_coordinates`).
 
     The solid angle, capture fraction and polarization are evaluated only for the ray the C takes
     each pixel's value from (the ``*_final`` fields); with ``per_subpixel`` also for every subpixel
@@ -347,7 +360,8 @@ def pixel_intensities(setup: ScatteringSetup, fast: torch.Tensor, slow: torch.Te
     generic = uses_generic_path(setup, interpolating) or trace is not None
     geometry_function = maybe_compiled(pixel_geometry, setup.compiled,
                                        recompute_in_backward=setup.compiled or checkpoint_geometry)
-    fields = geometry_function(setup, fast, slow, generic)
+    fields = geometry_function(setup, *subpixel_coordinates(fast, slow, setup.oversample, setup.pixel_size.dtype),
+                               generic)
     scattering = scattering_vectors(fields[0].reshape(3, -1), setup.incident.T, setup.wavelength_A, setup.compiled)
     geometry = PixelGeometry(*fields, scattering)
     n_pixels = fast.shape[0]

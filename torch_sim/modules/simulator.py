@@ -193,9 +193,10 @@ class Simulator(nn.Module):
         values = self.render_values(setup, self.pixel_index, summary, progress)
         self.last_render = summary
         detector = self.config.detector
-        image = torch.zeros(detector.spixels * detector.fpixels, dtype=values.dtype, device=values.device)
-        image = image.index_put((self.pixel_index,), values)
-        return image.reshape(detector.spixels, detector.fpixels)
+        if values.numel() < detector.spixels * detector.fpixels:  # an ROI or a mask (else pixel_index is 0, 1, ...)
+            image = torch.zeros(detector.spixels * detector.fpixels, dtype=values.dtype, device=values.device)
+            values = image.index_put((self.pixel_index,), values)
+        return values.reshape(detector.spixels, detector.fpixels)
 
     def _trace_one(self, setup: ScatteringSetup, index: int) -> PixelTrace:
         """Trace of the pixel at flat index ``index``, with the interpolation state it had in the render."""
