@@ -288,8 +288,9 @@ def test_sincg_closed_form_derivatives_match_autograd_of_the_value(dtype, tolera
 
 @pytest.mark.parametrize("dtype,ulps", [(torch.float64, 4), (torch.float32, 4)], ids=["float64", "float32"])
 def test_polynomial_sin_and_cos_of_pi_y_match_the_library(dtype, ulps):
-    """The compiled backward's sin(pi y) and cos(pi y) (Taylor polynomials on y minus its nearest whole number,
-    signed by its parity) against the library's in float64, within a few units in the last place of 1."""
+    """The compiled backward's sin(pi y) and cos(pi y) (polynomials on y minus its nearest whole number, signed by
+    its parity: Taylor terms in float64, near-minimax ones in float32) against the library's in float64, within a
+    few units in the last place of 1."""
     y = torch.cat([torch.linspace(-300.0, 300.0, 200001, dtype=F64), _t([0.5, -0.5, 1.5, 1e-12, 250.25])])
     y = y.to(dtype)
     sin_y, cos_y = _sin_cos_pi(y)
