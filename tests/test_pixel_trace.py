@@ -21,7 +21,6 @@ from torch_sim.functional.detector_absorption import layer_capture_fraction
 from torch_sim.config.enums import CrystalShape
 from torch_sim.functional.lattice_shape import (
     ROUND_SCALE,
-    _sin_cos_pi,
     lattice_factor,
     nearest_index,
     sinc3,
@@ -30,6 +29,7 @@ from torch_sim.functional.lattice_shape import (
 )
 from torch_sim.functional.polarization import polarization_factor
 from torch_sim.functional.rotations import rotate_axis, rotate_umat, rotate_xyz
+from torch_sim.functional.sin_cos_pi import polynomial_coefficients, sin_cos_pi
 from torch_sim.functional.solid_angle import pixel_solid_angle
 from torch_sim.functional.structure_factors import (
     interpolated_structure_factor,
@@ -288,18 +288,31 @@ def test_sincg_closed_form_derivatives_match_autograd_of_the_value(dtype, tolera
 
 @pytest.mark.parametrize("dtype,ulps", [(torch.float64, 4), (torch.float32, 4)], ids=["float64", "float32"])
 def test_polynomial_sin_and_cos_of_pi_y_match_the_library(dtype, ulps):
-    """The compiled backward's sin(pi y) and cos(pi y) (polynomials on y minus its nearest whole number, signed by
-    its parity: Taylor terms in float64, near-minimax ones in float32) against the library's in float64, within a
-    few units in the last place of 1."""
+    """The compiled backward's sin(pi y) and cos(pi y) (economized series on y minus its nearest whole number,
+    signed by its parity) against the library's in float64, within a few units in the last place of 1."""
     y = torch.cat([torch.linspace(-300.0, 300.0, 200001, dtype=F64), _t([0.5, -0.5, 1.5, 1e-12, 250.25])])
     y = y.to(dtype)
-    sin_y, cos_y = _sin_cos_pi(y)
+    sin_y, cos_y = sin_cos_pi(y)
     y = y.double()
     reduced = y - torch.round(y)  # exact; the library's sin(pi y) of a large y would carry pi y's rounding
     sign = 1.0 - 2.0 * torch.remainder(torch.round(y), 2.0)
     tolerance = ulps * torch.finfo(dtype).eps
     assert float((sin_y.double() - sign * torch.sin(math.pi * reduced)).abs().max()) <= tolerance
     assert float((cos_y.double() - sign * torch.cos(math.pi * reduced)).abs().max()) <= tolerance
+
+
+def test_economized_series_keeping_every_term_is_the_taylor_series():
+    """Cut to all 16 of its terms (nothing dropped), the Chebyshev round trip gives back the Taylor coefficients
+    of sin(pi r)/r and cos(pi r); cut shorter, the value at r = 0 stays exact."""
+    sin_terms, cos_terms = polynomial_coefficients(16)
+    for k in range(16):
+        assert sin_terms[k] == pytest.approx((-1) ** k * math.pi ** (2 * k + 1) / math.factorial(2 * k + 1),
+                                             rel=1e-14, abs=1e-300)
+        assert cos_terms[k] == pytest.approx((-1) ** k * math.pi ** (2 * k) / math.factorial(2 * k),
+                                             rel=1e-14, abs=1e-300)
+    sin_terms, cos_terms = polynomial_coefficients(5)
+    assert (sin_terms[0], cos_terms[0]) == (math.pi, 1.0)
+    assert sin_terms[1] != pytest.approx(-math.pi**3 / 6.0, rel=1e-9)  # economized, not Taylor's
 
 
 def test_square_lattice_factor_is_the_product_over_axes():

@@ -16,10 +16,10 @@ of :mod:`torch_sim.functional.lattice_sum`.
 
 import math
 
-import numpy as np
 import torch
 
 from torch_sim.config.enums import CrystalShape
+from torch_sim.functional.sin_cos_pi import sin_cos_pi, sin_cos_pi_half_period
 
 #: sqrt of the cube/sphere volume ratio used by the C program for round crystals.
 ROUND_SCALE = 0.723601254558268
@@ -54,56 +54,12 @@ def sincg(x: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
     return torch.where(small, _sincg_series(x, N), torch.sin(N * x_safe) / torch.sin(x_safe))
 
 
-def _taylor_coefficients(terms: int) -> tuple:
-    """Coefficients of sin(pi r)/r and cos(pi r) in powers of r^2, ``terms`` of each."""
-    return (tuple((-1) ** k * math.pi ** (2 * k + 1) / math.factorial(2 * k + 1) for k in range(terms)),
-            tuple((-1) ** k * math.pi ** (2 * k) / math.factorial(2 * k) for k in range(terms)))
-
-
-def _chebyshev_coefficients(terms: int) -> tuple:
-    """Coefficients of sin(pi r)/r and cos(pi r) in powers of u = r^2, ``terms`` of each: the value at u = 0 (pi,
-    1) exact, the rest interpolating (f(u) - f(0))/u at the Chebyshev nodes of u in [0, 1/4], near-minimax
-    for |r| <= 1/2, so fewer terms than Taylor's reach the same accuracy (fitted in float64: enough for
-    float32; float64 itself takes Taylor terms)."""
-    def interpolated(function, at_zero: float) -> tuple:
-        series = np.polynomial.Chebyshev.interpolate(lambda u: (function(u) - at_zero) / u, terms - 2,
-                                                     domain=[0.0, 0.25])
-        return (at_zero, *(float(c) for c in series.convert(kind=np.polynomial.Polynomial).coef))
-
-    return (interpolated(lambda u: math.pi * np.sinc(np.sqrt(u)), math.pi),
-            interpolated(lambda u: np.cos(math.pi * np.sqrt(u)), 1.0))
-
-
-#: Terms of sin(pi r) and cos(pi r) for |r| <= 1/2, per dtype: 11 Taylor terms in float64 (within 2 units in
-#: the last place of 1), 5 near-minimax terms in float32 (within 3; Taylor's would need 7).
-_SIN_COS_PI_COEFFICIENTS = {torch.float64: _taylor_coefficients(11)}
-_SIN_COS_PI_COEFFICIENTS_SHORT = _chebyshev_coefficients(5)
-
-
-def _sin_cos_pi_half_period(r: torch.Tensor) -> tuple:
-    """(sin(pi r), cos(pi r)) for |r| <= 1/2 by Horner's rule: multiplications and additions only."""
-    sin_terms, cos_terms = _SIN_COS_PI_COEFFICIENTS.get(r.dtype, _SIN_COS_PI_COEFFICIENTS_SHORT)
-    r2 = r * r
-    sin_sum, cos_sum = sin_terms[-1], cos_terms[-1]
-    for sin_term, cos_term in zip(sin_terms[-2::-1], cos_terms[-2::-1]):
-        sin_sum, cos_sum = sin_sum * r2 + sin_term, cos_sum * r2 + cos_term
-    return r * sin_sum, cos_sum
-
-
-def _sin_cos_pi(y: torch.Tensor) -> tuple:
-    """(sin(pi y), cos(pi y)) for any y: y = n + r with n whole and |r| <= 1/2 (exact), and the sign (-1)^n."""
-    n = torch.round(y).detach()
-    sign = 1.0 - 2.0 * (n - 2.0 * torch.floor(0.5 * n))
-    sin_r, cos_r = _sin_cos_pi_half_period(y - n)
-    return sign * sin_r, sign * cos_r
-
-
 def _sincg_sines(delta: torch.Tensor, N: torch.Tensor) -> tuple:
-    """(sin, cos) of pi N delta and of pi delta (|delta| <= 1/2): compiled, from the polynomials (fused into one
-    loop, four cost less than one library sine); eagerly, where each operation is a pass over memory, from
-    the library."""
+    """(sin, cos) of pi N delta and of pi delta (|delta| <= 1/2): compiled, from polynomials
+    (:mod:`torch_sim.functional.sin_cos_pi`, fused into one loop); eagerly, where each operation is a pass
+    over memory, from the library."""
     if torch.compiler.is_compiling():
-        return (*_sin_cos_pi(N * delta), *_sin_cos_pi_half_period(delta))
+        return (*sin_cos_pi(N * delta), *sin_cos_pi_half_period(delta))
     x = math.pi * delta
     return torch.sin(N * x), torch.cos(N * x), torch.sin(x), torch.cos(x)
 
