@@ -63,6 +63,7 @@ def polynomial_coefficients(terms: int) -> tuple:
     """(P, Q): ``terms`` float coefficients each (2 to 16), in powers of u = r^2, of sin(pi r)/r and cos(pi r)."""
     if not 2 <= terms <= _SERIES_TERMS:
         raise ValueError(f"polynomial terms must be 2 to {_SERIES_TERMS}, not {terms}")
+
     def economized(odd: bool) -> tuple:
         at_zero, *rest = _taylor_series(odd)
         return (float(at_zero), *(float(c) for c in _economized(rest, terms - 1)))
