@@ -212,6 +212,26 @@ def test_compiled_geometry_keeps_only_its_inputs_and_matches_eager():
             assert torch.allclose(eager, compiled, rtol=1e-9, atol=1e-12 * float(eager.abs().max()))
 
 
+def _multiply_add(a, b, c):
+    return a * b + c
+
+
+@pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
+                    reason="needs a CPU with fused multiply-add instructions")
+def test_only_the_gradient_kernels_round_multiply_adds_once():
+    """a * b + c with a * b = 1 - 2^-60 and c = -1: rounded twice, as eagerly and in the image's kernels, it is
+    0; compiled with ``fused_multiply_add`` (the kernels that compute only gradients) it is rounded once,
+    -2^-60."""
+    from torch_sim.functional.compilation import maybe_compiled
+
+    a = torch.full((37,), 1.0 + 2.0**-30, dtype=torch.float64)
+    b, c = 2.0 - a, torch.full_like(a, -1.0)
+    assert torch.equal(_multiply_add(a, b, c), torch.zeros_like(a))
+    assert torch.equal(maybe_compiled(_multiply_add, True)(a, b, c), torch.zeros_like(a))
+    assert torch.equal(maybe_compiled(_multiply_add, True, fused_multiply_add=True)(a, b, c),
+                       torch.full_like(a, -(2.0**-60)))
+
+
 def test_compilation_failure_falls_back_to_eager(monkeypatch):
     """If torch.compile cannot build the kernels, the render warns once and runs eagerly (same numbers)."""
     from torch_sim.functional import compilation as module

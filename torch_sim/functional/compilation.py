@@ -20,6 +20,10 @@ _RECOMPUTE_REUSED_VALUES = {"realize_reads_threshold": 1000, "realize_opcount_th
 #: than inlined into every gradient's loop (inlined, generating the geometry's float64 backward takes minutes).
 _WRITE_RECOMPUTED_VALUES = {"realize_reads_threshold": 1}
 
+#: Inductor option that lets the C++ compiler contract a * b + c into one fused multiply-add (one rounding instead
+#: of two; by default inductor keeps them apart, so that compiled values round as eager ones do).
+_FUSED_MULTIPLY_ADD = {"cpp.enable_floating_point_contract_flag": "fast"}
+
 _COMPILED = {}
 _COMPILE_FAILURE = []
 
@@ -71,7 +75,7 @@ def _checkpointed(function):
 
 
 def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = False,
-                   recompute_in_backward: bool = False):
+                   recompute_in_backward: bool = False, fused_multiply_add: bool = False):
     """``function`` compiled by torch.compile (fused, vectorized loops) when ``enabled``.
 
     ``recompute_reused_values`` keeps intermediates in registers however often they are read (one pass
@@ -79,6 +83,8 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
     ``recompute_in_backward`` keeps only the inputs for the backward pass, which recomputes the rest
     (compiled: AOT autograd's activation memory budget 0; where the call runs eagerly, a checkpoint), so
     the memory held for a backward pass does not grow with the intermediates of each call.
+    ``fused_multiply_add`` lets the CPU kernels round a * b + c once (FMA instructions): for functions
+    that compute gradients only, since image values keep the roundings of the C program.
 
     If compilation fails (no compiler, an unsupported platform), a warning says
     so once and every later call runs eagerly: the same numbers, more slowly.
@@ -91,11 +97,12 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
     eager = _checkpointed(function) if recompute_in_backward else function
     if not enabled or _COMPILE_FAILURE:
         return eager
-    key = (function, recompute_reused_values, recompute_in_backward)
+    key = (function, recompute_reused_values, recompute_in_backward, fused_multiply_add)
     if key not in _COMPILED:
-        options = (_RECOMPUTE_REUSED_VALUES if recompute_reused_values
-                   else _WRITE_RECOMPUTED_VALUES if recompute_in_backward else None)
-        compiled = torch.compile(function, dynamic=False, fullgraph=True, options=options)
+        options = dict(_RECOMPUTE_REUSED_VALUES if recompute_reused_values
+                       else _WRITE_RECOMPUTED_VALUES if recompute_in_backward else {},
+                       **(_FUSED_MULTIPLY_ADD if fused_multiply_add else {}))
+        compiled = torch.compile(function, dynamic=False, fullgraph=True, options=options or None)
         partitioning = (functools.partial(functorch_config.patch, activation_memory_budget=0.0)
                         if recompute_in_backward else contextlib.nullcontext)
         built, not_compilable = [], set()

@@ -23,8 +23,11 @@ from torch_sim.functional.sin_cos_pi import sin_cos_pi, sin_cos_pi_half_period
 
 #: sqrt of the cube/sphere volume ratio used by the C program for round crystals.
 ROUND_SCALE = 0.723601254558268
-#: Below |N x| of this, sincg uses its Taylor series (relative error < 1e-19).
+#: Below |N x| of this, sincg and its derivative in x use their Taylor series (relative error < 1e-19).
 _SINCG_SERIES_LIMIT = 1e-3
+#: In the backward pass's ratios, fractional indices closer to 0 than this are taken as this (0/0 at 0 itself);
+#: sincg and d/dN change by a relative (pi N delta)^2, far below rounding.
+_ZERO_STAND_IN = 1e-12
 #: Below x^2 of this, sinc3 uses its Taylor series (error < 1e-22).
 _SINC3_SERIES_LIMIT = 1e-4
 
@@ -71,26 +74,24 @@ def sincg_with_derivatives(delta: torch.Tensor, N: torch.Tensor) -> tuple:
     on the fractional part (:func:`_sincg_sines`), which agree with the library's to a
     few units in the last place, well below what a gradient needs. Values of the
     image itself always come from :func:`sincg`.
+
+    Near a whole index the ratio and d/dN lose no accuracy (numerator and denominator
+    shrink together), so only delta = 0 needs a stand-in (``_ZERO_STAND_IN``); d/dx, a
+    difference of nearly equal terms there, takes its Taylor series below |N x| = 1e-3.
     """
     x = math.pi * delta
     small = torch.abs(N * x) < _SINCG_SERIES_LIMIT
-    delta_safe = torch.where(small, torch.full_like(delta, 0.5), delta)
+    delta_safe = torch.where(torch.abs(delta) < _ZERO_STAND_IN, torch.full_like(delta, _ZERO_STAND_IN), delta)
     sin_nx, cos_nx, sin_x, cos_x = _sincg_sines(delta_safe, N)
     inverse_sin_x = 1.0 / sin_x  # one division serves the ratio and both derivatives
     ratio = sin_nx * inverse_sin_x
     x2, n2 = x * x, N * N
-    value = torch.where(small, _sincg_series(x, N), ratio)
     d_x = torch.where(
         small,
         N * (x * ((1.0 - n2) * (1.0 / 3.0)) + (n2 - 1.0) * (3.0 * n2 - 7.0) * (1.0 / 90.0) * (x2 * x)),
         (N * cos_nx - ratio * cos_x) * inverse_sin_x,
     )
-    d_N = torch.where(
-        small,
-        1.0 - (3.0 * n2 - 1.0) * (1.0 / 6.0) * x2 + (15.0 * n2 * n2 - 30.0 * n2 + 7.0) * (1.0 / 360.0) * (x2 * x2),
-        math.pi * delta_safe * cos_nx * inverse_sin_x,
-    )
-    return value, d_x, d_N
+    return ratio, d_x, math.pi * delta_safe * cos_nx * inverse_sin_x
 
 
 def sinc3(u: torch.Tensor, with_derivative: bool = False):

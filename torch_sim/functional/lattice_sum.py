@@ -139,7 +139,7 @@ def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F
                           needs: tuple = (True,) * 6):
     """Gradients of sum_q grad_T[q] T[q] with respect to S, A, N, reciprocal, table and default_F (None
     where ``needs``, bools in that order, is False)."""
-    pieces = maybe_compiled(_gradient_pieces, spec.compiled, recompute_reused_values=True)
+    pieces = maybe_compiled(_gradient_pieces, spec.compiled, recompute_reused_values=True, fused_multiply_add=True)
     grad_S, grad_A, grad_N, grad_reciprocal, g_F, index = pieces(
         grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec, tuple(needs))
     grad_table = grad_default = None

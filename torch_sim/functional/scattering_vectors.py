@@ -88,7 +88,7 @@ class ScatteringVectors(torch.autograd.Function):
     def backward(ctx, grad_S):
         # a compiled function cannot be differentiated again: double backward runs eagerly
         compiled = ctx.compiled and not torch.is_grad_enabled()
-        gradients = maybe_compiled(scattering_vector_gradients, compiled)(
+        gradients = maybe_compiled(scattering_vector_gradients, compiled, fused_multiply_add=True)(
             grad_S, *ctx.saved_tensors, tuple(ctx.needs_input_grad[:3]))
         return (*gradients, None)
 
