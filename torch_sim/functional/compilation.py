@@ -20,10 +20,6 @@ _RECOMPUTE_REUSED_VALUES = {"realize_reads_threshold": 1000, "realize_opcount_th
 #: than inlined into every gradient's loop (inlined, generating the geometry's float64 backward takes minutes).
 _WRITE_RECOMPUTED_VALUES = {"realize_reads_threshold": 1}
 
-#: Inductor option that lets the C++ compiler contract a * b + c into one fused multiply-add (one rounding instead
-#: of two; by default inductor keeps them apart, so that compiled values round as eager ones do).
-_FUSED_MULTIPLY_ADD = {"cpp.enable_floating_point_contract_flag": "fast"}
-
 _COMPILED = {}
 _COMPILE_FAILURE = []
 
@@ -65,6 +61,20 @@ def _call_signature(value):
     return value
 
 
+def _fused_multiply_add_options() -> dict:
+    """Inductor's option that lets the C++ compiler contract a * b + c into one fused multiply-add (one rounding
+    instead of two; by default inductor keeps them apart, so that compiled values round as eager ones do): a
+    string in recent torch, a bool in older releases, absent before them (then there is nothing to set)."""
+    from torch._inductor import config as inductor_config
+
+    current = getattr(inductor_config.cpp, "enable_floating_point_contract_flag", None)
+    if isinstance(current, bool):
+        return {"cpp.enable_floating_point_contract_flag": True}
+    if isinstance(current, str):
+        return {"cpp.enable_floating_point_contract_flag": "fast"}
+    return {}
+
+
 def _checkpointed(function):
     """``function`` whose backward pass keeps only its inputs (a checkpoint, when gradients are recorded)."""
     def run(*args):
@@ -101,7 +111,7 @@ def maybe_compiled(function, enabled: bool, recompute_reused_values: bool = Fals
     if key not in _COMPILED:
         options = dict(_RECOMPUTE_REUSED_VALUES if recompute_reused_values
                        else _WRITE_RECOMPUTED_VALUES if recompute_in_backward else {},
-                       **(_FUSED_MULTIPLY_ADD if fused_multiply_add else {}))
+                       **(_fused_multiply_add_options() if fused_multiply_add else {}))
         compiled = torch.compile(function, dynamic=False, fullgraph=True, options=options or None)
         partitioning = (functools.partial(functorch_config.patch, activation_memory_budget=0.0)
                         if recompute_in_backward else contextlib.nullcontext)
