@@ -17,6 +17,7 @@ set to torch's thread count, and the ratio is printed per case.
     python scripts/benchmark.py --scaling                        # time vs evaluations (slope)
     python scripts/benchmark.py --memory-sweep                   # peak memory vs mosaic domains
     python scripts/benchmark.py --backward-ratio --repeats 15    # forward+backward / forward, paired
+    python scripts/benchmark.py --backward-ratio --fixed structure_factors,default_F   # F held fixed
     python scripts/benchmark.py --device cuda --c-reference results.json   # on a GPU machine
 """
 
@@ -117,13 +118,14 @@ def _model(case: str, dtype_name: str, mode: str, device_name: str, memory_mb: O
             os.chdir(start_dir)
 
 
-def _timed_render(model, backward: bool) -> float:
+def _timed_render(model, backward: bool, fixed=()) -> float:
     """Wall time (s) of one render: the forward alone (no graph recorded), or forward and backward with every
-    parameter requiring grad."""
+    parameter requiring grad but those named in ``fixed`` (names the model lacks, such as ``structure_factors``
+    without a table, are ignored)."""
     import torch
 
-    for value in model.params.values():
-        value.requires_grad_(backward)
+    for name, value in model.params.items():
+        value.requires_grad_(backward and name not in fixed)
         value.grad = None
     device = model.pixel_index.device
     start = time.perf_counter()
@@ -138,8 +140,9 @@ def _timed_render(model, backward: bool) -> float:
 
 
 def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int, device_name: str,
-            memory_mb: Optional[float], argv=None) -> dict:
-    """Time one configuration in this process; returns a row."""
+            memory_mb: Optional[float], argv=None, fixed=()) -> dict:
+    """Time one configuration in this process (``fixed``: parameters held fixed in the backward pass); returns
+    a row."""
     import torch
 
     model = _model(case, dtype_name, mode, device_name, memory_mb, argv)
@@ -148,11 +151,11 @@ def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int,
     backward = pass_name == "forward+backward"
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    first = _timed_render(model, backward)
-    times = [_timed_render(model, backward) for _ in range(repeats)]
+    first = _timed_render(model, backward, fixed)
+    times = [_timed_render(model, backward, fixed) for _ in range(repeats)]
     median = statistics.median(times)
     evaluations = model.evaluations()
-    return dict(case=case, dtype=dtype_name, mode=mode, passes=pass_name, device=device_name,
+    return dict(case=case, dtype=dtype_name, mode=mode, passes=pass_name, device=device_name, fixed=list(fixed),
                 threads=torch.get_num_threads(), median_s=median, times_s=times, first_s=first,
                 compile_s=max(first - median, 0.0) if mode == "compiled" else 0.0,
                 peak_memory_mb=_peak_memory_mb(device), baseline_memory_mb=baseline_mb,
@@ -160,19 +163,20 @@ def measure(case: str, dtype_name: str, mode: str, pass_name: str, repeats: int,
 
 
 def measure_backward_ratio(case: str, dtype_name: str, mode: str, repeats: int, device_name: str,
-                           memory_mb: Optional[float], argv=None) -> dict:
-    """Forward and forward+backward rendered alternately in one process (after a warm-up of each), so that
-    both see the same machine: the medians, and the ratio of each pair's times (median and quartiles)."""
+                           memory_mb: Optional[float], argv=None, fixed=()) -> dict:
+    """Forward and forward+backward (``fixed``: parameters held fixed) rendered alternately in one process
+    (after a warm-up of each), so that both see the same machine: the medians, and the ratio of each pair's
+    times (median and quartiles)."""
     model = _model(case, dtype_name, mode, device_name, memory_mb, argv)
     _timed_render(model, False)
-    _timed_render(model, True)
+    _timed_render(model, True, fixed)
     forward, both = [], []
     for _ in range(repeats):
         forward.append(_timed_render(model, False))
-        both.append(_timed_render(model, True))
+        both.append(_timed_render(model, True, fixed))
     ratios = sorted(b / f for f, b in zip(forward, both))
     quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-    return dict(case=case, dtype=dtype_name, mode=mode, forward_s=statistics.median(forward),
+    return dict(case=case, dtype=dtype_name, mode=mode, fixed=list(fixed), forward_s=statistics.median(forward),
                 forward_backward_s=statistics.median(both), ratio=statistics.median(ratios),
                 ratio_quartiles=[quartiles[0], quartiles[2]], forward_times_s=forward, forward_backward_times_s=both)
 
@@ -262,7 +266,7 @@ def memory_sweep(options) -> list:
             argv = _replace(_replace(BASE, "-detpixels", "512"), "-mosaic_domains", str(domains))
             row = _run_child(dict(case="realistic_1024", dtype_name="float64", mode=options.modes[0],
                                   pass_name=pass_name, repeats=1, device_name=options.device,
-                                  memory_mb=options.memory_mb, argv=argv), options.timeout)
+                                  memory_mb=options.memory_mb, argv=argv, fixed=options.fixed), options.timeout)
             row["domains"] = domains
             rows.append(row)
             if "error" in row:
@@ -282,7 +286,7 @@ def backward_ratios(options) -> list:
             for mode in options.modes:
                 row = _run_child(dict(task="ratio", case=case, dtype_name=dtype_name, mode=mode,
                                       repeats=options.repeats, device_name=options.device,
-                                      memory_mb=options.memory_mb), options.timeout)
+                                      memory_mb=options.memory_mb, fixed=options.fixed), options.timeout)
                 row.update(case=case, dtype=dtype_name, mode=mode)
                 rows.append(row)
                 if "error" in row:
@@ -314,6 +318,9 @@ def main() -> int:
     parser.add_argument("--memory-sweep", action="store_true", help="peak memory vs mosaic domains")
     parser.add_argument("--backward-ratio", action="store_true",
                         help="forward+backward over forward, both timed alternately in one process")
+    parser.add_argument("--fixed", default="",
+                        help="comma-separated parameters held fixed (not differentiated) in forward+backward, e.g. "
+                             "structure_factors,default_F")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="glibc keeps freed memory for reuse, as in the torch-sim command (torch_sim.heap)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -333,12 +340,23 @@ def main() -> int:
     unknown = [case for case in options.cases.split(",") if case not in CASES]
     if unknown:
         parser.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
+    options.fixed = [name for name in options.fixed.split(",") if name]
     import torch
+
+    if options.fixed:
+        # the realistic case (a structure-factor table) has every parameter a case can have
+        known = _model("realistic_1024", "float64", "eager", "cpu", None, _replace(BASE, "-detpixels", "4")).params
+        unknown = [name for name in options.fixed if name not in known]
+        if unknown:
+            parser.error(f"unknown parameter(s) for --fixed: {', '.join(unknown)}; known: {', '.join(known)}")
 
     threads = torch.get_num_threads()
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "threads": threads,
                "torch": torch.__version__, "device": options.device}
     print(f"torch {torch.__version__}, {threads} threads, device {options.device}, {os.cpu_count()} CPUs")
+    if options.fixed:
+        print(f"held fixed in forward+backward: {', '.join(options.fixed)}")
+    results["fixed"] = options.fixed
     if options.scaling:
         results["scaling"] = scaling(options)
     elif options.memory_sweep:
@@ -363,7 +381,7 @@ def main() -> int:
                     for pass_name in options.passes.split(","):
                         row = _run_child(dict(case=case, dtype_name=dtype_name, mode=mode, pass_name=pass_name,
                                               repeats=options.repeats, device_name=options.device,
-                                              memory_mb=options.memory_mb), options.timeout)
+                                              memory_mb=options.memory_mb, fixed=options.fixed), options.timeout)
                         row.update(case=case, dtype=dtype_name, mode=mode, passes=pass_name)
                         rows.append(row)
                         print(_format_row(row, c_times.get(case)), flush=True)

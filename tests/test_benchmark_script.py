@@ -42,3 +42,31 @@ def test_backward_ratio_pairs_the_two_passes():
     assert row["ratio"] == pytest.approx(ratios[1])
     low, high = row["ratio_quartiles"]
     assert low <= row["ratio"] <= high
+
+
+def test_fixed_parameters_get_no_gradient_and_the_rest_do():
+    model = benchmark._model("realistic_1024", "float64", "eager", "cpu", None, TINY)
+    fixed = ("structure_factors", "wavelength")
+    benchmark._timed_render(model, True, fixed)
+    for name, value in model.params.items():
+        assert (value.grad is None) == (name in fixed), name
+    # a name the model lacks (no table here) is ignored
+    without_table = benchmark._model("oversample2_1024", "float64", "eager", "cpu", None,
+                                     benchmark._replace(benchmark.CASES["oversample2_1024"], "-detpixels", "8"))
+    assert "structure_factors" not in without_table.params
+    benchmark._timed_render(without_table, True, fixed)
+    assert without_table.params["wavelength"].grad is None and without_table.params["distance"].grad is not None
+
+
+def test_backward_ratio_records_the_fixed_parameters():
+    row = benchmark.measure_backward_ratio("realistic_1024", "float64", "eager", repeats=1, device_name="cpu",
+                                           memory_mb=None, argv=TINY, fixed=["structure_factors"])
+    assert row["fixed"] == ["structure_factors"] and len(row["forward_backward_times_s"]) == 1
+
+
+def test_an_unknown_fixed_parameter_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["benchmark.py", "--backward-ratio", "--fixed", "wavelength,cell_size"])
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main()
+    assert stop.value.code == 2
+    assert "unknown parameter(s) for --fixed: cell_size;" in capsys.readouterr().err
