@@ -50,10 +50,11 @@ def test_backward_for_one_input_matches_the_full_backward(needed):
 
 
 @pytest.mark.slow
-def test_compiled_kernels_match_eager():
+@pytest.mark.parametrize("n_sources", [1, 3])  # compiled, the sums over subpixels differ for one source and several
+def test_compiled_kernels_match_eager(n_sources):
     results = []
     for compiled in (False, True):
-        leaves = [x.clone().requires_grad_() for x in _inputs(n_positions=40)]
+        leaves = [x.clone().requires_grad_() for x in _inputs(n_positions=40, n_sources=n_sources)]
         values = scattering_vectors(*leaves, compiled=compiled)
         (values * torch.linspace(0.5, 1.5, values.numel(), dtype=DTYPE).reshape(values.shape)).sum().backward()
         results.append([values.detach()] + [x.grad for x in leaves])

@@ -14,7 +14,14 @@ out: from the upstream gradient g [3, M, J], with w = g / lambda_j,
     dL/dlambda_j = -sum_m w[:, m, j] . S[:, m, j]
 
 in one pass that keeps only the inputs (no per-subpixel intermediates), and
-differentiable again (second derivatives, and ``jvp`` for forward mode).
+differentiable again (second derivatives, and ``jvp`` for forward mode). The sums over m
+do not form S per source: with r the first incident direction, S = ((d_m - r) - (i_j - r)) / lambda_j,
+
+    dL/di_j = -U_j / lambda_j,  dL/dlambda_j = -(V_j - (i_j - r) . U_j) / lambda_j^2,
+    U_j = sum_m g[:, m, j],  V_j = sum_m g[:, m, j] (d_m - r)   ([3, J], summed over axes in the dot),
+
+where i_j - r is as small as the beam divergence, so the two terms do not cancel in float32 (as
+sum_m g d_m and i_j U_j would, d_m being close to i_j near the beam).
 """
 
 import torch
@@ -42,19 +49,35 @@ def scattering_vector_values(position: torch.Tensor, incident: torch.Tensor,
     return _unflattened(diffracted, incident, wavelength_A).reshape(3, -1)
 
 
+def _sums_over_rays(per_source: torch.Tensor, offset: torch.Tensor) -> tuple:
+    """(U, V) [3, J]: sums over m of ``per_source`` [3, M, J] and of ``per_source`` times ``offset`` [3, M].
+
+    Compiled with more than one source, one batched matrix product (inductor would reduce over the
+    outer dimension M of the [3, M, J] tensor with strided loads, in a separate pass for each sum);
+    otherwise two reductions.
+    """
+    if torch.compiler.is_compiling() and per_source.shape[-1] > 1:
+        sums = torch.bmm(torch.stack([torch.ones_like(offset), offset], dim=1), per_source)  # [3, 2, J]
+        return sums[:, 0], sums[:, 1]
+    return per_source.sum(1), (per_source * offset[..., None]).sum(1)
+
+
 def scattering_vector_gradients(grad_S: torch.Tensor, position: torch.Tensor, incident: torch.Tensor,
                                 wavelength_A: torch.Tensor, needs: tuple = (True,) * 3) -> tuple:
     """Gradients of sum(grad_S * S) with respect to ``position``, ``incident`` and ``wavelength_A`` (None where
     ``needs``, three bools, is False); ``grad_S`` [3, M*J] as S."""
     diffracted, length = unitize(position, dim=0)
-    weighted = grad_S.reshape(3, position.shape[1], -1) / wavelength_A  # [3, M, J]
+    per_source = grad_S.reshape(3, position.shape[1], -1)  # [3, M, J]
     grad_position = grad_incident = grad_wavelength = None
     if needs[0]:
-        grad_position = _across_ray(diffracted, length, weighted.sum(-1))
-    if needs[1]:
-        grad_incident = -weighted.sum(1)
-    if needs[2]:
-        grad_wavelength = -(weighted * _unflattened(diffracted, incident, wavelength_A)).sum((0, 1))
+        grad_position = _across_ray(diffracted, length, (per_source / wavelength_A).sum(-1))
+    if needs[1] or needs[2]:
+        reference = incident[:, :1]
+        U, V = _sums_over_rays(per_source, diffracted - reference)
+        if needs[1]:
+            grad_incident = -U / wavelength_A
+        if needs[2]:
+            grad_wavelength = -(V - (incident - reference) * U).sum(0) / (wavelength_A * wavelength_A)
     return grad_position, grad_incident, grad_wavelength
 
 
