@@ -30,6 +30,7 @@ import torch
 from torch_sim.config.enums import CrystalShape
 from torch_sim.functional.compilation import maybe_compiled
 from torch_sim.functional.lattice_shape import lattice_factor
+from torch_sim.functional.scatter_sum import scatter_sum
 from torch_sim.functional.structure_factors import nearest_table_index
 
 
@@ -84,11 +85,6 @@ def _derivative_pieces(h, N, reciprocal, table, hkl_min, default_F, spec: Lattic
     return dL_dh, dL_dN, dL_drec, 2.0 * F * F * L, 2.0 * F * L * L, index
 
 
-#: The table gradient is scattered into this many interleaved copies of the table, then summed: neighbouring
-#: evaluations mostly fall on the same reflection, and with one copy every addition would wait for the last.
-_SCATTER_COPIES = 4
-
-
 def _scattering_gradient(g_h, A) -> torch.Tensor:
     """grad_S [3, Q] = sum over the axis k and r of g_h[k, r] A[r, k]: compiled, one pass; eagerly, one matrix
     product [3, 3R] x [3R, Q] (a broadcast product and sum take 30 times longer)."""
@@ -101,7 +97,7 @@ def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spe
                      needs: tuple) -> tuple:
     """From S [3, Q], A [R, 3, 3] and the upstream gradient ``grad_T`` [Q]: d/dS [3, Q], d/dA [R, 3, 3],
     the sums of d/dN [3] and (Gaussian spots) of d/dreciprocal [3, 3], d/dF [R, Q], and where each d/dF
-    goes in ``_SCATTER_COPIES`` copies of the flat table (or None without a table).
+    goes in the flat table [R, Q] (or None without a table).
 
     ``needs`` (bools for S, A, N, reciprocal, table, default_F) leaves out, as None, what
     no gradient needs. Every per-evaluation value shares the shape [R, Q], so a compiled
@@ -126,10 +122,7 @@ def _gradient_pieces(grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spe
         grad_reciprocal = torch.stack([torch.stack([(scale * d).sum() for d in row]) for row in dL_drec])
     if need_table if spec.use_table else need_default:
         g_F = weight * d_term_dF
-    if spec.use_table and need_table:
-        copy = torch.arange(index.shape[-1], dtype=index.dtype, device=index.device) % _SCATTER_COPIES
-        index = index + copy * table.numel()
-    else:
+    if not (spec.use_table and need_table):
         index = None
     grad_S = _scattering_gradient(torch.stack(g_h), A) if need_S else None
     return grad_S, grad_A, grad_N, grad_reciprocal, g_F, index
@@ -144,9 +137,8 @@ def lattice_sum_gradients(grad_T, S, A, N, reciprocal, table, hkl_min, default_F
         grad_T, S, A, N, reciprocal, table, hkl_min, default_F, spec, tuple(needs))
     grad_table = grad_default = None
     if index is not None:
-        copies = torch.zeros(_SCATTER_COPIES * table.numel(), dtype=g_F.dtype, device=g_F.device)
-        copies = copies.index_add(0, index.reshape(-1), g_F.reshape(-1))
-        grad_table = copies.reshape(_SCATTER_COPIES, *table.shape).sum(0)
+        grad_table = scatter_sum(index.reshape(-1), g_F.reshape(-1), table.numel(),
+                                 native=spec.compiled).reshape(table.shape)
     elif g_F is not None:
         grad_default = g_F.sum()
     return grad_S, grad_A, grad_N, grad_reciprocal, grad_table, grad_default
