@@ -1,5 +1,6 @@
 """scatter_sum: the per-thread C++ kernel and the index_add fallback against a float64 reference."""
 
+import os
 import shutil
 import warnings
 
@@ -117,3 +118,17 @@ def test_a_failed_build_warns_once_and_falls_back(monkeypatch):
         scatter_sum_module._native_kernel.cache_clear()
     reference = _reference(index, values, 9)
     assert torch.allclose(result, reference, rtol=1e-13, atol=1e-13) and torch.equal(result, again)
+
+
+def test_a_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path):
+    """torch waits forever on the lock of a killed build; one older than any build is removed."""
+    lock = tmp_path / "lock"
+    lock.touch()
+    scatter_sum_module._remove_stale_lock(tmp_path)
+    assert lock.exists()
+    old = lock.stat().st_mtime - 2 * scatter_sum_module._STALE_LOCK_S
+    os.utime(lock, (old, old))
+    with pytest.warns(RuntimeWarning, match="stale build lock"):
+        scatter_sum_module._remove_stale_lock(tmp_path)
+    assert not lock.exists()
+    scatter_sum_module._remove_stale_lock(tmp_path)  # no lock: nothing to do

@@ -3,11 +3,14 @@
 torch's ``index_add`` on CPU adds one value at a time on one thread; ``scatter_sum.cpp`` gives each thread a
 part of the entries and a private float64 table, and sums runs of equal indices in a register first. It is
 built with torch's C++ extension loader the first time it is asked for (a C++ compiler and ninja are needed;
-torch caches the build), and used by the compiled path on CPU. Elsewhere, or where it cannot be built (one
+the build is kept under torch's extension root, ``TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``),
+and used by the compiled path on CPU. Elsewhere, or where it cannot be built (one
 warning says why), the sum is ``index_add`` into interleaved copies of the table.
 """
 
 import functools
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +22,30 @@ _INTERLEAVED_COPIES = 4
 
 _SOURCE = Path(__file__).with_suffix(".cpp")
 
+#: A build takes about 30 s; torch's build lock older than this was left by a build that was killed, and torch
+#: would wait for it forever.
+_STALE_LOCK_S = 600.0
+
+
+def _build_directory() -> Path:
+    """Where the kernel is built: under torch's extension root, one folder per Python and torch version."""
+    from torch.utils.cpp_extension import get_default_build_root
+
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}_torch{torch.__version__}"
+    directory = Path(get_default_build_root()) / f"torch_sim_scatter_sum_{tag}"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _remove_stale_lock(directory: Path) -> None:
+    lock = directory / "lock"
+    try:
+        if time.time() - lock.stat().st_mtime > _STALE_LOCK_S:
+            lock.unlink()
+            warnings.warn(f"removed a stale build lock left by a killed build: {lock}", RuntimeWarning, stacklevel=4)
+    except FileNotFoundError:
+        pass
+
 
 @functools.cache
 def _native_kernel():
@@ -26,8 +53,10 @@ def _native_kernel():
     try:
         from torch.utils.cpp_extension import load
 
+        directory = _build_directory()
+        _remove_stale_lock(directory)
         module = load("torch_sim_scatter_sum", [str(_SOURCE)], extra_cflags=["-O3", "-fopenmp"],
-                      extra_ldflags=["-fopenmp"], verbose=False)
+                      extra_ldflags=["-fopenmp"], build_directory=str(directory), verbose=False)
     except Exception as error:  # no compiler or ninja, a failed build: the fallback gives the same sums
         first_line = (str(error).strip().splitlines() or [""])[0][:200]
         warnings.warn(f"the native table-gradient scatter could not be built ({type(error).__name__}: "
