@@ -1,4 +1,4 @@
-"""scatter_sum: the per-thread C++ kernel and the index_add fallback against a float64 reference."""
+"""scatter_sum: the C++ kernel (every thread) and the index_add fallback against a float64 reference."""
 
 import os
 import shutil

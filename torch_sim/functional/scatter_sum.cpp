@@ -1,9 +1,10 @@
-// Sum of values into bins (the gradient of a table lookup) on CPU threads, each with a private table.
+// Sum of values into bins (the gradient of a table lookup) on all CPU threads.
 //
 // torch's index_add adds one value at a time on one thread. Here the entries are split into one contiguous
-// part per thread; each part is summed into its own float64 table, runs of equal indices first in a register
-// (eight at a time when a block of eight continues the run), and the tables are then summed in part order,
-// so the result depends on the thread count but not on scheduling.
+// part per thread, and each thread turns its part into runs of equal indices, each summed in float64 in a
+// register (eight entries at a time while a block of eight continues the run). Neighbouring entries mostly
+// share a bin, so there are few runs; they are then added into the bins on one thread, in entry order, so the
+// result depends on the thread count but not on scheduling, and memory does not grow with threads x bins.
 
 #include <torch/extension.h>
 
@@ -11,6 +12,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace {
 
@@ -21,10 +23,12 @@ void check_bin(index_t bin, int64_t bins) {
   TORCH_CHECK(bin >= 0 && bin < bins, "scatter_sum: index ", bin, " out of range for ", bins, " bins");
 }
 
-// Adds values[begin:end] into table at index[begin:end] (begin < end).
+// Runs of equal indices in index[begin:end] (begin < end): their bins and sums are written from run_bins and
+// run_sums on (at most end - begin of them); returns how many.
 template <typename scalar_t, typename index_t>
-void add_part(const index_t* index, const scalar_t* values, int64_t begin, int64_t end, double* table,
-              int64_t bins) {
+int64_t sum_runs(const index_t* index, const scalar_t* values, int64_t begin, int64_t end, int64_t bins,
+                 index_t* run_bins, double* run_sums) {
+  int64_t runs = 0;
   index_t current = index[begin];
   check_bin(current, bins);
   double run = 0.0;
@@ -32,7 +36,8 @@ void add_part(const index_t* index, const scalar_t* values, int64_t begin, int64
     const index_t bin = index[i];
     if (bin != current) {
       check_bin(bin, bins);
-      table[current] += run;
+      run_bins[runs] = current;
+      run_sums[runs++] = run;
       run = 0.0;
       current = bin;
     }
@@ -51,7 +56,9 @@ void add_part(const index_t* index, const scalar_t* values, int64_t begin, int64
     }
   }
   for (; i < end; ++i) add_one(i);
-  table[current] += run;
+  run_bins[runs] = current;
+  run_sums[runs++] = run;
+  return runs;
 }
 
 torch::Tensor scatter_sum(const torch::Tensor& index, const torch::Tensor& values, int64_t bins) {
@@ -63,33 +70,45 @@ torch::Tensor scatter_sum(const torch::Tensor& index, const torch::Tensor& value
   const auto index_c = index.contiguous();
   const auto values_c = values.contiguous();
   const int64_t n = values_c.numel();
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n));
-  auto tables = torch::zeros({parts, bins}, values_c.options().dtype(torch::kFloat64));
+  auto sums = torch::zeros({bins}, values_c.options().dtype(torch::kFloat64));
   if (n == 0) {
-    return tables.sum(0).to(values_c.scalar_type());
+    return sums.to(values_c.scalar_type());
   }
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n));
   const int64_t part_size = (n + parts - 1) / parts;
-  double* tables_data = tables.data_ptr<double>();
+  std::vector<int64_t> runs(parts, 0);
+  auto run_sums = torch::empty({n}, values_c.options().dtype(torch::kFloat64));
+  double* run_sums_data = run_sums.data_ptr<double>();
+  double* sums_data = sums.data_ptr<double>();
   AT_DISPATCH_FLOATING_TYPES(values_c.scalar_type(), "scatter_sum", [&] {
     const scalar_t* values_data = values_c.data_ptr<scalar_t>();
     AT_DISPATCH_INDEX_TYPES(index_c.scalar_type(), "scatter_sum", [&] {
       const index_t* index_data = index_c.data_ptr<index_t>();
+      auto run_bins = torch::empty({n}, index_c.options());
+      index_t* run_bins_data = run_bins.data_ptr<index_t>();
       at::parallel_for(0, parts, 1, [&](int64_t first, int64_t last) {
         for (int64_t part = first; part < last; ++part) {
           const int64_t begin = part * part_size;
           const int64_t end = std::min(n, begin + part_size);
           if (begin < end) {
-            add_part(index_data, values_data, begin, end, tables_data + part * bins, bins);
+            runs[part] = sum_runs(index_data, values_data, begin, end, bins, run_bins_data + begin,
+                                  run_sums_data + begin);
           }
         }
       });
+      for (int64_t part = 0; part < parts; ++part) {
+        const int64_t begin = part * part_size;
+        for (int64_t r = 0; r < runs[part]; ++r) {
+          sums_data[run_bins_data[begin + r]] += run_sums_data[begin + r];
+        }
+      }
     });
   });
-  return tables.sum(0).to(values_c.scalar_type());
+  return sums.to(values_c.scalar_type());
 }
 
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("scatter_sum", &scatter_sum, "Sum of values [n] into `bins` bins at index [n] (CPU, per-thread tables)");
+  m.def("scatter_sum", &scatter_sum, "Sum of values [n] into `bins` bins at index [n] (CPU, all threads)");
 }

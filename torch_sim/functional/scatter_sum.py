@@ -1,7 +1,8 @@
 """Sums of values into bins: the gradient of a table lookup (structure factors read per evaluation).
 
 torch's ``index_add`` on CPU adds one value at a time on one thread; ``scatter_sum.cpp`` gives each thread a
-part of the entries and a private float64 table, and sums runs of equal indices in a register first. It is
+part of the entries to turn into runs of equal indices, summed in float64 in a register, and adds the few runs
+into the bins on one thread after. It is
 built with torch's C++ extension loader the first time it is asked for (a C++ compiler and ninja are needed;
 the build is kept under torch's extension root, ``TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``),
 and used by the compiled path on CPU. Elsewhere, or where it cannot be built (one
@@ -74,7 +75,7 @@ def _interleaved_index_add(index: torch.Tensor, values: torch.Tensor, bins: int)
 def scatter_sum(index: torch.Tensor, values: torch.Tensor, bins: int, native: bool = False) -> torch.Tensor:
     """out [bins] with out[b] = sum of values[i] over index[i] == b, for index (int32 or int64) and values [n].
 
-    ``native``: on CPU with gradients off, the per-thread C++ kernel where it can be built (sums in float64,
+    ``native``: on CPU with gradients off, the C++ kernel on every thread where it can be built (sums in float64,
     rounded once to the values' dtype; the result depends on the thread count, not on scheduling). Otherwise
     ``index_add``, which autograd can differentiate.
     """
