@@ -132,3 +132,10 @@ def test_a_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path):
         scatter_sum_module._remove_stale_lock(tmp_path)
     assert not lock.exists()
     scatter_sum_module._remove_stale_lock(tmp_path)  # no lock: nothing to do
+
+
+def test_the_build_folder_follows_torch_extensions_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    directory = scatter_sum_module._build_directory()
+    assert directory.parent == tmp_path and directory.is_dir()
+    assert torch.__version__ in directory.name

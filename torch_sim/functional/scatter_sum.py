@@ -10,6 +10,7 @@ warning says why), the sum is ``index_add`` into interleaved copies of the table
 """
 
 import functools
+import os
 import sys
 import time
 import warnings
@@ -29,11 +30,13 @@ _STALE_LOCK_S = 600.0
 
 
 def _build_directory() -> Path:
-    """Where the kernel is built: under torch's extension root, one folder per Python and torch version."""
+    """Where the kernel is built: under torch's extension root (``TORCH_EXTENSIONS_DIR`` if set), one folder per
+    Python and torch version."""
     from torch.utils.cpp_extension import get_default_build_root
 
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()
     tag = f"py{sys.version_info.major}{sys.version_info.minor}_torch{torch.__version__}"
-    directory = Path(get_default_build_root()) / f"torch_sim_scatter_sum_{tag}"
+    directory = Path(root) / f"torch_sim_scatter_sum_{tag}"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 
