@@ -2,11 +2,10 @@
 
 torch's ``index_add`` on CPU adds one value at a time on one thread; ``scatter_sum.cpp`` gives each thread a
 part of the entries to turn into runs of equal indices, summed in float64 in a register, and adds the few runs
-into the bins on one thread after. It is
-built with torch's C++ extension loader the first time it is asked for (a C++ compiler and ninja are needed;
-the build is kept under torch's extension root, ``TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``),
-and used by the compiled path on CPU. Elsewhere, or where it cannot be built (one
-warning says why), the sum is ``index_add`` into interleaved copies of the table.
+into the bins on one thread after. It is built with torch's C++ extension loader the first time it is asked
+for (a C++ compiler and ninja are needed; the build is kept under torch's extension root,
+``TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``) and used by the compiled path on CPU. Elsewhere,
+or where it cannot be built (one warning says why), the sum is ``index_add`` into interleaved copies.
 """
 
 import functools
